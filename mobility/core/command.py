@@ -1,0 +1,63 @@
+"""Base class for Mobility's CLI commands: thin wrappers over services, each with an Example."""
+
+from __future__ import annotations
+
+import argparse
+
+from django.core.management.base import BaseCommand, CommandError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class MobilityCommand(BaseCommand):
+    """A command whose --help ends with its examples (the `example` attribute)."""
+
+    example: str = ""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if self.example:
+            parser.epilog = "Example:\n  " + "\n  ".join(self.example.strip().splitlines())
+        return parser
+
+    def fail(self, message: str):
+        raise CommandError(message)
+
+
+class RichProgress:
+    """A rich progress bar on stderr that satisfies core.imports.Progress."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task = None
+
+    def start(self, total, description):
+        if not self.enabled:
+            return
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._progress.start()
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._progress.tasks[self._task].total or 0)
+        self._task = self._progress.add_task(description, total=total or None)
+
+    def advance(self, n=1):
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def finish(self):
+        if self._progress is not None:
+            if self._task is not None:
+                task = self._progress.tasks[self._task]
+                self._progress.update(self._task, total=task.completed)
+            self._progress.stop()
+            self._progress = None
+            self._task = None

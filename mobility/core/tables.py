@@ -1,0 +1,369 @@
+"""Streaming readers for the tables people send: CSV in any common encoding and delimiter, XLSX/XLS/ODS.
+
+Every reader yields ``(row_number, {column: text})`` where row_number is the line or sheet row a
+person sees in their spreadsheet program, so errors can name it. Header rows that are not on line 1
+are found; an HXL hashtag row under the header is recognised and skipped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+MAX_CELL_CHARS = 100_000
+HEADER_SCAN_ROWS = 30
+TEXT_ENCODINGS_ACCEPTED = ("utf_8", "cp1252", "latin_1", "iso8859_15", "utf_16", "cp1256", "mac_roman")
+
+FILE_EMPTY = "The file is empty."
+FILE_TOO_LARGE = "The file is {size_mb:.0f} MB; the largest file accepted is {limit_mb:.0f} MB."
+FILE_NOT_TEXT = "The file is not a text (CSV) file: it contains binary data."
+FILE_ENCODING_UNKNOWN = (
+    "The file is not UTF-8 text and its encoding could not be recognised; save it as 'CSV UTF-8'."
+)
+FILE_NO_HEADER = "No header row found in the first {n} rows."
+FILE_HEADER_DUPLICATE = 'row {row}: column "{column}" appears twice in the header.'
+FILE_CELL_TOO_LARGE = "row {row}: a cell is larger than {limit} characters."
+FILE_XLSX_BOMB = "The workbook expands to {size_mb:.0f} MB when unpacked; it is refused as unsafe."
+FILE_XLSX_BROKEN = "The workbook could not be read: {reason}"
+FILE_SHEET_MISSING = 'The workbook has no sheet "{sheet}"; it has: {sheets}.'
+FILE_FORMAT_UNKNOWN = "Files ending in {suffix} cannot be read; send CSV or XLSX."
+
+
+class TableError(ValueError):
+    """A file that cannot be read as a table at all (as opposed to a bad row)."""
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    header_row: int
+    rows: Iterator[tuple[int, dict[str, str]]]
+    hxl_tags: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    sheet: str | None = None
+    total_rows: int | None = None  # data rows, when known cheaply (xlsx), else an estimate
+
+    def __iter__(self):
+        return self.rows
+
+
+def check_size(path: Path) -> int:
+    size = path.stat().st_size
+    limit = settings.MAX_UPLOAD_BYTES
+    if size > limit:
+        raise TableError(FILE_TOO_LARGE.format(size_mb=size / 2**20, limit_mb=limit / 2**20))
+    if size == 0:
+        raise TableError(FILE_EMPTY)
+    return size
+
+
+def normalise_header(name: str) -> str:
+    return " ".join(str(name or "").replace("\ufeff", "").split())
+
+
+def is_hxl_row(cells: list[str]) -> bool:
+    filled = [c.strip() for c in cells if c and c.strip()]
+    return bool(filled) and all(c.startswith("#") for c in filled)
+
+
+def _header_score(cells: list[str], expected: set[str] | None) -> float:
+    filled = [normalise_header(c) for c in cells if c and str(c).strip()]
+    if not filled:
+        return 0.0
+    if expected:
+        wanted = {e.lower() for e in expected}
+        return sum(1 for c in filled if c.lower() in wanted) + 0.001 * len(filled)
+    # Without expectations, a header is a row of mostly non-numeric, distinct labels.
+    texty = sum(1 for c in filled if not _looks_numeric(c))
+    return (texty / len(cells)) * (len(set(filled)) / len(filled))
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+        return True
+    except ValueError:
+        return False
+
+
+def _pick_header(sample: list[list[str]], expected: set[str] | None, header_row: int | None) -> int:
+    """Index (0-based, within sample) of the header row."""
+    if header_row is not None:
+        if header_row < 1 or header_row > len(sample):
+            raise TableError(FILE_NO_HEADER.format(n=len(sample)))
+        return header_row - 1
+    best, best_score = None, 0.0
+    for i, cells in enumerate(sample[:HEADER_SCAN_ROWS]):
+        if is_hxl_row(cells):
+            continue
+        score = _header_score(cells, expected)
+        if expected:
+            if score > best_score + 1e-9:
+                best, best_score = i, score
+        elif score >= 0.5 and sum(1 for c in cells if str(c).strip()) >= max(1, len(cells) // 2):
+            return i
+    if best is None or (expected and best_score < 1):
+        if not expected:
+            for i, cells in enumerate(sample):
+                if any(str(c).strip() for c in cells) and not is_hxl_row(cells):
+                    return i
+        raise TableError(FILE_NO_HEADER.format(n=min(len(sample), HEADER_SCAN_ROWS)))
+    return best
+
+
+def _columns(cells: list[str], row_number: int) -> list[str]:
+    columns, seen = [], set()
+    for i, cell in enumerate(cells):
+        name = normalise_header(cell) or f"column_{i + 1}"
+        if name in seen:
+            raise TableError(FILE_HEADER_DUPLICATE.format(row=row_number, column=name))
+        seen.add(name)
+        columns.append(name)
+    return columns
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or a recognised legacy encoding."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        sample = b""
+        while chunk := fh.read(1 << 20):
+            if b"\x00" in chunk:
+                raise TableError(FILE_NOT_TEXT)
+            if len(sample) < 1 << 18:
+                sample += chunk[: (1 << 18) - len(sample)]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = chunk[max(0, exc.start - 2000) : exc.start + 2000]
+                return _guess_legacy(sample + bad)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return _guess_legacy(sample)
+    return "utf-8"
+
+
+def _guess_legacy(sample: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample, cp_isolation=list(TEXT_ENCODINGS_ACCEPTED)).best()
+    if best is None or best.encoding not in TEXT_ENCODINGS_ACCEPTED or best.chaos > 0.2:
+        raise TableError(FILE_ENCODING_UNKNOWN)
+    return best.encoding
+
+
+def _sniff_delimiter(text: str) -> str:
+    try:
+        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: text.count(d) for d in ",;\t|"}
+        return max(counts, key=counts.get)
+
+
+def read_csv(
+    path: Path, *, expected: Iterable[str] | None = None, header_row: int | None = None, encoding: str | None = None
+) -> Table:
+    check_size(path)
+    encoding = encoding or detect_encoding(path)
+    csv.field_size_limit(MAX_CELL_CHARS + 1)
+    stream = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the generator
+    sample_text = stream.read(64 * 1024)
+    if not sample_text.strip():
+        stream.close()
+        raise TableError(FILE_EMPTY)
+    delimiter = _sniff_delimiter(sample_text)
+    stream.seek(0)
+    reader = csv.reader(stream, delimiter=delimiter)
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for cells in reader:
+                yield reader.line_num, cells
+        except csv.Error as exc:
+            if "field larger" in str(exc):
+                raise TableError(FILE_CELL_TOO_LARGE.format(row=reader.line_num, limit=MAX_CELL_CHARS))
+            raise TableError(f"row {reader.line_num}: {exc}")
+        except UnicodeDecodeError:
+            raise TableError(FILE_ENCODING_UNKNOWN)
+
+    size = path.stat().st_size
+    table = _table_from_rows(numbered(), expected=expected, header_row=header_row, closer=stream.close)
+    table.encoding = encoding
+    # Estimate data rows from the bytes per line of the sample (for progress bars only).
+    lines = max(1, sample_text.count("\n"))
+    table.total_rows = max(1, int(size / (len(sample_text.encode(encoding, "replace")) / lines)) - table.header_row)
+    return table
+
+
+# --- XLSX / XLS / ODS ----------------------------------------------------------------------
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def _check_zip(path: Path) -> None:
+    if not zipfile.is_zipfile(path):
+        return
+    with zipfile.ZipFile(path) as zf:
+        unpacked = sum(info.file_size for info in zf.infolist())
+    if unpacked > max(settings.MAX_UPLOAD_BYTES * 5, 50 * 2**20):
+        raise TableError(FILE_XLSX_BOMB.format(size_mb=unpacked / 2**20))
+
+
+def sheet_names(path: Path) -> list[str]:
+    from python_calamine import CalamineWorkbook
+
+    _check_zip(path)
+    try:
+        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    except Exception as exc:  # calamine raises its own error types
+        raise TableError(FILE_XLSX_BROKEN.format(reason=str(exc)[:200]))
+
+
+def read_xlsx(
+    path: Path, *, sheet: str | None = None, expected: Iterable[str] | None = None, header_row: int | None = None
+) -> Table:
+    from python_calamine import CalamineWorkbook
+
+    check_size(path)
+    _check_zip(path)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:
+        raise TableError(FILE_XLSX_BROKEN.format(reason=str(exc)[:200]))
+    names = list(workbook.sheet_names)
+    expected_set = {normalise_header(e) for e in expected} if expected else None
+    if sheet is not None:
+        if sheet not in names:
+            raise TableError(FILE_SHEET_MISSING.format(sheet=sheet, sheets=", ".join(names)))
+        chosen = sheet
+    elif expected_set and len(names) > 1:
+        # Pick the sheet whose header best matches what the importer expects.
+        chosen, best = names[0], -1.0
+        for name in names:
+            rows = workbook.get_sheet_by_name(name).iter_rows()
+            sample = [[_cell_text(c) for c in r] for _, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)]
+            score = max((_header_score(r, expected_set) for r in sample), default=0)
+            if score > best:
+                chosen, best = name, score
+    else:
+        chosen = names[0]
+    sheet_obj = workbook.get_sheet_by_name(chosen)
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        for i, row in enumerate(sheet_obj.iter_rows(), start=1):
+            cells = [_cell_text(c) for c in row]
+            if any(len(c) > MAX_CELL_CHARS for c in cells):
+                raise TableError(FILE_CELL_TOO_LARGE.format(row=i, limit=MAX_CELL_CHARS))
+            yield i, cells
+
+    table = _table_from_rows(numbered(), expected=expected_set, header_row=header_row)
+    table.sheet = chosen
+    table.total_rows = max(0, sheet_obj.height - table.header_row)
+    return table
+
+
+# --- shared --------------------------------------------------------------------------------
+
+
+def _table_from_rows(rows: Iterator[tuple[int, list[str]]], *, expected, header_row, closer=None) -> Table:
+    expected_set = {normalise_header(e) for e in expected} if expected else None
+    sample: list[tuple[int, list[str]]] = []
+    for item in rows:
+        sample.append(item)
+        if len(sample) >= (header_row or HEADER_SCAN_ROWS) + 1:
+            break
+    if not sample or not any(any(str(c).strip() for c in cells) for _, cells in sample):
+        if closer:
+            closer()
+        raise TableError(FILE_EMPTY)
+    index = _pick_header([cells for _, cells in sample], expected_set, header_row)
+    header_line, header_cells = sample[index]
+    columns = _columns(header_cells, header_line)
+    rest = sample[index + 1 :]
+    hxl: dict[str, str] = {}
+    if rest and is_hxl_row(rest[0][1]):
+        hxl = {col: tag.strip() for col, tag in zip(columns, rest[0][1], strict=False) if tag and tag.strip()}
+        rest = rest[1:]
+    width = len(columns)
+
+    def data() -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            for number, cells in [*rest, *rows]:
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) < width:
+                    cells = cells + [""] * (width - len(cells))
+                yield number, {col: cells[i].strip() for i, col in enumerate(columns)}
+        finally:
+            if closer:
+                closer()
+
+    return Table(columns=columns, header_row=header_line, rows=data(), hxl_tags=hxl)
+
+
+def read_table(
+    path: Path | str,
+    *,
+    sheet: str | None = None,
+    expected: Iterable[str] | None = None,
+    header_row: int | None = None,
+    encoding: str | None = None,
+) -> Table:
+    """Open a CSV/TSV/TXT or XLSX/XLSM/XLS/ODS file as a streaming table."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".tsv", ".txt", ""}:
+        return read_csv(path, expected=expected, header_row=header_row, encoding=encoding)
+    if suffix in {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}:
+        return read_xlsx(path, sheet=sheet, expected=expected, header_row=header_row)
+    raise TableError(FILE_FORMAT_UNKNOWN.format(suffix=suffix))
+
+
+def sniff_kind(path: Path) -> str:
+    """'xlsx', 'csv', 'json' or 'unknown' by content, not by name."""
+    with Path(path).open("rb") as fh:
+        head = fh.read(512)
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
+    if stripped.startswith((b"{", b"[")):
+        return "json"
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "unknown"
+    return "csv"
+
+
+def text_stream(data: bytes) -> io.StringIO:
+    return io.StringIO(data.decode("utf-8-sig"))

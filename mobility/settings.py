@@ -1,0 +1,221 @@
+"""Django settings for Mobility. Every setting that varies by machine is read here from the environment.
+
+Environment variables (all optional on a laptop; see docs/deployment.md):
+
+- ``MOBILITY_PRODUCTION``  "1" turns on HTTPS-only cookies, HSTS and SSL redirect, and requires SECRET_KEY.
+- ``SECRET_KEY``           Django's secret; on a laptop one is generated once into ``var/secret_key``.
+- ``DEBUG``                "1" for tracebacks in the browser (never in production).
+- ``DATABASE_URL``         default ``sqlite:///var/mobility.sqlite3``; ``postgresql://user@host:5432/db`` for PostgreSQL.
+- ``ALLOWED_HOSTS``        comma-separated, default ``127.0.0.1,localhost``.
+- ``CSRF_TRUSTED_ORIGINS`` comma-separated origins behind a reverse proxy (``https://mobility.example.org``).
+- ``REDIS_URL``            when set, background jobs (huey) use Redis; otherwise a SQLite queue in ``var/``.
+- ``MOBILITY_VAR_DIR``     where the database, uploads and job queue live (default ``./var``).
+- ``MOBILITY_MAX_UPLOAD_MB`` largest file an import accepts (default 200).
+- ``MOBILITY_SYNC_JOBS``   "1" runs background jobs in the request (tests, single-process demos).
+- ``EMAIL_URL``            not yet used; e-mail goes to the console.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MOBILITY_VAR_DIR", BASE_DIR / "var")).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+PRODUCTION = env_bool("MOBILITY_PRODUCTION")
+DEBUG = env_bool("DEBUG") and not PRODUCTION
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if PRODUCTION:
+        raise RuntimeError("SECRET_KEY must be set when MOBILITY_PRODUCTION=1")
+    # A laptop keeps one generated key so sessions survive restarts without any set-up.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "mobility.core",
+    "mobility.gazetteer",
+    "mobility.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mobility.urls"
+WSGI_APPLICATION = "mobility.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mobility.web.context.navigation",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mobility.sqlite3'}"),
+        conn_max_age=0 if os.environ.get("DATABASE_URL", "").startswith("sqlite") else 60,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server read while an import or the job worker writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA busy_timeout=20000;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+SESSION_COOKIE_AGE = 60 * 60 * 12
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- i18n -----------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("pt", "Português"), ("ar", "العربية")]
+LOCALE_PATHS = [BASE_DIR / "mobility" / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- files ----------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    # Uploads live under var/ (outside the web root); only static files are served by whitenoise.
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "uploads"}},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or env_bool("MOBILITY_PLAIN_STATIC")
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+MEDIA_ROOT = VAR_DIR / "uploads"
+MAX_UPLOAD_BYTES = int(float(os.environ.get("MOBILITY_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- background jobs ------------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+SYNC_JOBS = env_bool("MOBILITY_SYNC_JOBS")
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "mobility",
+        "url": REDIS_URL,
+        "immediate": SYNC_JOBS,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "mobility",
+        "filename": str(VAR_DIR / "jobs.sqlite3"),
+        "immediate": SYNC_JOBS,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+# --- security -------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- logging: never personal data; row values are not logged --------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+NINJA_PAGINATION_MAX_LIMIT = 10_000
+
+# Mobility's own knobs
+MOBILITY = {
+    # Default sex-and-age bands (DTM practice); an operation may set its own.
+    "AGE_BANDS": [(0, 4), (5, 11), (12, 17), (18, 59), (60, None)],
+    # Name matcher: accept a fuzzy match at or above this score, and only when the runner-up is
+    # at least MATCH_MARGIN points behind.
+    "MATCH_THRESHOLD": float(os.environ.get("MOBILITY_MATCH_THRESHOLD", "88")),
+    "MATCH_MARGIN": float(os.environ.get("MOBILITY_MATCH_MARGIN", "4")),
+}

@@ -1,0 +1,19 @@
+"""Test settings: the real settings, with jobs run in-process, fast hashing and a throw-away var dir."""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("MOBILITY_PLAIN_STATIC", "1")
+
+from mobility.settings import *  # noqa: E402,F403
+from mobility.settings import HUEY, STORAGES  # noqa: E402
+
+TEST_VAR = Path(tempfile.mkdtemp(prefix="mobility-test-"))
+MEDIA_ROOT = TEST_VAR / "uploads"
+STORAGES = {**STORAGES, "default": {**STORAGES["default"], "OPTIONS": {"location": MEDIA_ROOT}}}
+HUEY = {**HUEY, "immediate": True}
+if "filename" in HUEY:
+    HUEY["filename"] = str(TEST_VAR / "jobs.sqlite3")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SYNC_JOBS = True
