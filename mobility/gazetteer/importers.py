@@ -1,1 +1,0 @@
-"""Gazetteer importers (COD p-code tables, the global p-code list, GeoJSON boundaries)."""
