@@ -17,3 +17,6 @@ if "filename" in HUEY:
     HUEY["filename"] = str(TEST_VAR / "jobs.sqlite3")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SYNC_JOBS = True
+STATIC_ROOT = TEST_VAR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_AUTOREFRESH = True

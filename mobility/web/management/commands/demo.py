@@ -1,0 +1,117 @@
+"""`mobility demo`: load the demo (MOZ and PAK gazetteers, two operations, an admin user). Safe to re-run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from mobility.core import imports, services
+from mobility.core.command import MobilityCommand, RichProgress
+from mobility.core.models import Operation, Round
+
+DATA = Path(__file__).resolve().parents[3] / "gazetteer" / "data"
+
+GAZETTEERS = [
+    # (kind, file, profile)
+    ("gazetteer.cod", "moz_adm0-3_pcodes_ocha_2019.csv",
+     {"country": "MOZ", "edition": "OCHA COD 2019", "valid_from": "2019-07-01", "source": "OCHA ROSEA / INE (HDX cod-ab-moz)"}),
+    ("gazetteer.cod", "pak_adm0-3_pcodes_ocha.csv",
+     {"country": "PAK", "edition": "OCHA COD", "valid_from": "2022-01-01", "source": "OCHA Pakistan (HDX cod-ab-pak)"}),
+    ("gazetteer.geojson", "pak_provinces_simplified.geojson", {"country": "PAK"}),
+    ("gazetteer.geojson", "pak_districts_simplified.geojson", {"country": "PAK"}),
+    ("gazetteer.geojson", "pak_tehsils_simplified.geojson", {"country": "PAK"}),
+    ("gazetteer.geojson", "moz_adm2_geoboundaries_simplified.geojson", {"country": "MOZ", "dissolve_up": True}),
+    ("gazetteer.locations", "demo_locations.csv", {}),
+]
+
+OPERATIONS = [
+    {
+        "name": "Mozambique — Cabo Delgado",
+        "country_iso3": "MOZ",
+        "description": "Mobility tracking of people displaced by conflict in Cabo Delgado and neighbouring provinces.",
+        "rounds": [(1, "2026-07-01", "2026-07-31", Round.Status.PUBLISHED), (2, "2026-10-01", "2026-10-31", Round.Status.COLLECTING)],
+    },
+    {
+        "name": "Pakistan — Floods response",
+        "country_iso3": "PAK",
+        "description": "Displacement and return after the monsoon floods in Sindh and Balochistan.",
+        "rounds": [(1, "2026-09-01", "2026-09-30", Round.Status.VALIDATING)],
+    },
+]
+
+PATH_TO = {
+    Round.Status.PLANNED: [],
+    Round.Status.COLLECTING: [Round.Status.COLLECTING],
+    Round.Status.VALIDATING: [Round.Status.COLLECTING, Round.Status.VALIDATING],
+    Round.Status.PUBLISHED: [Round.Status.COLLECTING, Round.Status.VALIDATING, Round.Status.PUBLISHED],
+}
+
+
+class Command(MobilityCommand):
+    help = "Load the demo: MOZ and PAK gazetteers with boundaries, two operations with rounds, an admin user."
+    example = "mobility demo"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet", action="store_true", help="No progress bars")
+
+    def handle(self, *args, quiet=False, **options):
+        User = get_user_model()
+        admin = User.objects.filter(username="admin").first()
+        password = None
+        if admin is None:
+            password = secrets.token_urlsafe(12)
+            admin = services.user_create(username="admin", password=password, is_superuser=True)
+        for kind, name, profile in GAZETTEERS:
+            path = DATA / name
+            if kind not in imports.registered_kinds() or not path.exists():
+                self.stdout.write(f"  skipped {name} (no importer {kind} or file missing)")
+                continue
+            job = imports.job_create(kind=kind, source=path, profile=profile, by=admin)
+            job = imports.run(job, progress=None if quiet else RichProgress())
+            if job.status != job.Status.SUCCEEDED:
+                self.fail(f"demo import of {name} failed: {job.error}")
+            self.stdout.write(
+                f"  {name}: {job.created} created, {job.updated} updated, {job.unchanged} unchanged"
+            )
+        self._operations(admin)
+        self._review_items()
+        self.stdout.write(self.style.SUCCESS("Demo loaded."))
+        if password:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"\n  Log in as  admin  with password  {password}\n"
+                    "  (shown this once; change it with `mobility changepassword admin`)\n"
+                )
+            )
+        else:
+            self.stdout.write("  The admin user exists already; reset its password with `mobility changepassword admin`.")
+
+    @transaction.atomic
+    def _operations(self, admin):
+        for spec in OPERATIONS:
+            operation = Operation.objects.filter(name=spec["name"]).first() or services.operation_create(
+                name=spec["name"], country_iso3=spec["country_iso3"], description=spec["description"], by=admin
+            )
+            for number, start, end, status in spec["rounds"]:
+                if Round.objects.filter(operation=operation, number=number).exists():
+                    continue
+                round_ = services.round_create(
+                    operation=operation, number=number, start_date=dt.date.fromisoformat(start),
+                    end_date=dt.date.fromisoformat(end), by=admin,
+                )
+                for state in PATH_TO[status]:
+                    services.round_advance(round=round_, to=state, by=admin)
+
+    def _review_items(self):
+        """Names as field teams write them, so the review list has something to resolve in the tour."""
+        try:
+            from mobility.gazetteer.services import match_names
+        except ImportError:
+            return
+        names = ["Muzafarabad", "Dadu Tehsil", "Jhal Magsi", "Mirpurkhas", "Killa Abdullah", "Karachi East"]
+        match_names(country_iso3="PAK", level=2, names=names)
+        match_names(country_iso3="MOZ", level=2, names=["Pemba Cidade", "Mocimboa", "Cidade de Nampula", "Ilha"])
