@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Field, File, Form, Query, Router, Schema
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from . import imports, selectors, services
@@ -100,7 +100,7 @@ def round_create(request, slug: str, payload: RoundIn):
         name=payload.name,
         by=request.user,
     )
-    return 201, round_
+    return Status(201, round_)
 
 
 @router.post(
@@ -121,7 +121,7 @@ def round_advance(request, round_id: int, payload: AdvanceIn):
 def round_correct(request, round_id: int, payload: CorrectIn):
     round_ = get_object_or_404(Round.objects.select_related("operation"), pk=round_id)
     _require(request, Action.PUBLISH, round_.operation)
-    return 201, services.round_correct(round=round_, reason=payload.reason, by=request.user)
+    return Status(201, services.round_correct(round=round_, reason=payload.reason, by=request.user))
 
 
 class RowErrorOut(Schema):
@@ -183,7 +183,7 @@ def job_upload(
     job = imports.job_create(kind=kind, source=file, profile=profile, operation=op, by=request.user)
     imports.submit(job)
     job.refresh_from_db()
-    return 202, job
+    return Status(202, job)
 
 
 def validation_error_handler(request, exc: ValidationError, api):

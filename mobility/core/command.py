@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from django.core.management.base import BaseCommand, CommandError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class MobilityCommand(BaseCommand):

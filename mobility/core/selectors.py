@@ -10,8 +10,8 @@ from .permissions import Action, can, operations_for
 
 def operation_list(*, user) -> QuerySet[Operation]:
     """Operations the user may see: all active ones are listed publicly by name; members see theirs too."""
-    visible = operations_for(user, Action.VIEW)
-    return (Operation.objects.filter(status=Operation.Status.ACTIVE) | visible).distinct().order_by("name")
+    visible = operations_for(user, Action.VIEW).values("pk")
+    return Operation.objects.filter(Q(status=Operation.Status.ACTIVE) | Q(pk__in=visible)).order_by("name")
 
 
 def round_list(*, operation: Operation, user=None) -> QuerySet[Round]:

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 from . import imports, services
 from .models import ImportJob, Operation, Round
 from .permissions import Action, can, operations_for
-from .selectors import import_job_list, operation_list as operation_list_query, round_list
+from .selectors import import_job_list, round_list
+from .selectors import operation_list as selectors_operation_list
 
 JOBS_PER_PAGE = 50
 ROW_ERRORS_SHOWN = 200
@@ -26,16 +27,19 @@ ROW_ERRORS_SHOWN = 200
 
 
 def operation_list(request):
-    operations = operation_list_query(user=request.user)
+    operations = selectors_operation_list(user=request.user)
     rows = [{"operation": op, "member": can(request.user, Action.VIEW, op)} for op in operations]
     return render(request, "core/operation_list.html", {"rows": rows})
 
 
 def operation_detail(request, slug):
-    operation = get_object_or_404(operation_list_query(user=request.user), slug=slug)
+    operation = get_object_or_404(selectors_operation_list(user=request.user), slug=slug)
     may_publish = can(request.user, Action.PUBLISH, operation)
     rounds = [
-        {"round": r, "next_states": [(s, Round.Status(s).label) for s in r.next_states()] if may_publish else []}
+        {
+            "round": r,
+            "next_states": [(s, Round.Status(s).label) for s in r.next_states()] if may_publish else [],
+        }
         for r in round_list(operation=operation, user=request.user)
     ]
     return render(
@@ -69,7 +73,9 @@ def round_advance(request, slug, round_id):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
-            request, _("Round %(number)s is now %(status)s.") % {"number": round_.number, "status": Round.Status(to).label}
+            request,
+            _("Round %(number)s is now %(status)s.")
+            % {"number": round_.number, "status": Round.Status(to).label},
         )
     return redirect("core:operation_detail", slug=operation.slug)
 

@@ -8,7 +8,6 @@ from django.db.models import Q
 from ninja import Field, Schema
 
 
-
 class AreaFilter(Schema):
     """What a reader of the gazetteer may ask for (HAPI metadata vocabulary)."""
 

@@ -6,7 +6,13 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from mobility.core.models import AuditEntry, Round
-from mobility.core.services import ROUND_NOT_PUBLISHED, ROUND_SKIPS_STATE, round_advance, round_correct, round_create
+from mobility.core.services import (
+    ROUND_NOT_PUBLISHED,
+    ROUND_SKIPS_STATE,
+    round_advance,
+    round_correct,
+    round_create,
+)
 
 pytestmark = pytest.mark.django_db
 

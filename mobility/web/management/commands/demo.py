@@ -17,15 +17,36 @@ DATA = Path(__file__).resolve().parents[3] / "gazetteer" / "data"
 
 GAZETTEERS = [
     # (kind, file, profile)
-    ("gazetteer.cod", "moz_adm0-3_pcodes_ocha_2019.csv",
-     {"country": "MOZ", "edition": "OCHA COD 2019", "valid_from": "2019-07-01", "source": "OCHA ROSEA / INE (HDX cod-ab-moz)"}),
-    ("gazetteer.cod", "pak_adm0-3_pcodes_ocha.csv",
-     {"country": "PAK", "edition": "OCHA COD", "valid_from": "2022-01-01", "source": "OCHA Pakistan (HDX cod-ab-pak)"}),
+    (
+        "gazetteer.cod",
+        "moz_adm0-3_pcodes_ocha_2019.csv",
+        {
+            "country": "MOZ",
+            "edition": "OCHA COD 2019",
+            "valid_from": "2019-07-01",
+            "source": "OCHA ROSEA / INE (HDX cod-ab-moz)",
+        },
+    ),
+    (
+        "gazetteer.cod",
+        "pak_adm0-3_pcodes_ocha.csv",
+        {
+            "country": "PAK",
+            "edition": "OCHA COD",
+            "valid_from": "2022-01-01",
+            "source": "OCHA Pakistan (HDX cod-ab-pak)",
+        },
+    ),
     ("gazetteer.geojson", "pak_provinces_simplified.geojson", {"country": "PAK"}),
     ("gazetteer.geojson", "pak_districts_simplified.geojson", {"country": "PAK"}),
     ("gazetteer.geojson", "pak_tehsils_simplified.geojson", {"country": "PAK"}),
-    ("gazetteer.geojson", "moz_adm2_geoboundaries_simplified.geojson", {"country": "MOZ", "dissolve_up": True}),
-    ("gazetteer.locations", "demo_locations.csv", {}),
+    (
+        "gazetteer.geojson",
+        "moz_adm2_geoboundaries_simplified.geojson",
+        {"country": "MOZ", "dissolve_up": True},
+    ),
+    ("gazetteer.locations", "demo_locations_pak.csv", {"country": "PAK"}),
+    ("gazetteer.locations", "demo_locations_moz.csv", {"country": "MOZ"}),
 ]
 
 OPERATIONS = [
@@ -33,7 +54,10 @@ OPERATIONS = [
         "name": "Mozambique — Cabo Delgado",
         "country_iso3": "MOZ",
         "description": "Mobility tracking of people displaced by conflict in Cabo Delgado and neighbouring provinces.",
-        "rounds": [(1, "2026-07-01", "2026-07-31", Round.Status.PUBLISHED), (2, "2026-10-01", "2026-10-31", Round.Status.COLLECTING)],
+        "rounds": [
+            (1, "2026-07-01", "2026-07-31", Round.Status.PUBLISHED),
+            (2, "2026-10-01", "2026-10-31", Round.Status.COLLECTING),
+        ],
     },
     {
         "name": "Pakistan — Floods response",
@@ -88,20 +112,28 @@ class Command(MobilityCommand):
                 )
             )
         else:
-            self.stdout.write("  The admin user exists already; reset its password with `mobility changepassword admin`.")
+            self.stdout.write(
+                "  The admin user exists already; reset its password with `mobility changepassword admin`."
+            )
 
     @transaction.atomic
     def _operations(self, admin):
         for spec in OPERATIONS:
             operation = Operation.objects.filter(name=spec["name"]).first() or services.operation_create(
-                name=spec["name"], country_iso3=spec["country_iso3"], description=spec["description"], by=admin
+                name=spec["name"],
+                country_iso3=spec["country_iso3"],
+                description=spec["description"],
+                by=admin,
             )
             for number, start, end, status in spec["rounds"]:
                 if Round.objects.filter(operation=operation, number=number).exists():
                     continue
                 round_ = services.round_create(
-                    operation=operation, number=number, start_date=dt.date.fromisoformat(start),
-                    end_date=dt.date.fromisoformat(end), by=admin,
+                    operation=operation,
+                    number=number,
+                    start_date=dt.date.fromisoformat(start),
+                    end_date=dt.date.fromisoformat(end),
+                    by=admin,
                 )
                 for state in PATH_TO[status]:
                     services.round_advance(round=round_, to=state, by=admin)
@@ -114,4 +146,6 @@ class Command(MobilityCommand):
             return
         names = ["Muzafarabad", "Dadu Tehsil", "Jhal Magsi", "Mirpurkhas", "Killa Abdullah", "Karachi East"]
         match_names(country_iso3="PAK", level=2, names=names)
-        match_names(country_iso3="MOZ", level=2, names=["Pemba Cidade", "Mocimboa", "Cidade de Nampula", "Ilha"])
+        match_names(
+            country_iso3="MOZ", level=2, names=["Pemba Cidade", "Mocimboa", "Cidade de Nampula", "Ilha"]
+        )

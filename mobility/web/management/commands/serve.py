@@ -23,7 +23,9 @@ class Command(MobilityCommand):
         if not no_worker and not settings.HUEY.get("immediate"):
             # The worker is a separate process so a long import never blocks a page.
             worker = subprocess.Popen([sys.executable, "-m", "mobility.cli", "run_huey", "--quiet"])
-        self.stdout.write(f"Mobility is at http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)")
+        self.stdout.write(
+            f"Mobility is at http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)"
+        )
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
         finally:

@@ -1,0 +1,104 @@
+"""Uploading a file on the imports page queues a job; its progress fragment is polled until it ends."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from mobility.core.models import ImportJob
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def upload(client, django_capture_on_commit_callbacks):
+    """POST a file to the imports page; the queued job runs when the request's transaction commits."""
+
+    def post(content=b"a\nb\nc\n", kind="test.lines", **extra):
+        data = {"file": SimpleUploadedFile("rows.txt", content), "kind": kind, "operation": "", **extra}
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("core:imports"), data)
+
+    return post
+
+
+def test_upload_runs_the_job_and_shows_its_counts(client, upload, data_manager, test_importer):
+    client.force_login(data_manager)
+    response = upload(country="moz", edition="2019")
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "core:import_detail", args=[job.pk]
+    )
+    assert job.status == ImportJob.Status.SUCCEEDED and job.created == 3
+    assert job.profile == {"country": "MOZ", "edition": "2019"}
+    page = client.get(response["Location"]).content.decode()
+    assert "Succeeded" in page and "rows.txt" in page
+
+
+def test_the_upload_form_offers_the_registered_kinds(client, upload, data_manager, test_importer):
+    client.force_login(data_manager)
+    page = client.get(reverse("core:imports")).content.decode()
+    assert 'value="test.lines"' in page and 'enctype="multipart/form-data"' in page
+
+
+def test_row_errors_are_listed_in_the_fragment(client, upload, data_manager, test_importer):
+    client.force_login(data_manager)
+    upload(b"a\nbad\nc\n")
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.FAILED
+    fragment = client.get(
+        reverse("core:import_progress", args=[job.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "is bad" in fragment and "<html" not in fragment
+    assert "hx-trigger" not in fragment  # finished: polling stops
+
+
+def test_a_running_job_fragment_keeps_polling(client, upload, data_manager, test_importer):
+    client.force_login(data_manager)
+    job = ImportJob.objects.create(
+        kind="test.lines",
+        original_name="big.csv",
+        sha256="0" * 64,
+        status=ImportJob.Status.RUNNING,
+        rows_total=200,
+        rows_done=50,
+        created_by=data_manager,
+        summary={"phase": "reading"},
+    )
+    fragment = client.get(reverse("core:import_progress", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in fragment and 'value="25"' in fragment
+
+
+def test_an_empty_file_is_refused_on_the_form(client, upload, data_manager, test_importer):
+    client.force_login(data_manager)
+    response = upload(b"")
+    assert response.status_code == 200 and not ImportJob.objects.exists()
+    assert "errorlist" in response.content.decode()
+
+
+def test_viewer_sees_no_upload_form_and_cannot_post(client, upload, viewer, test_importer):
+    client.force_login(viewer)
+    page = client.get(reverse("core:imports")).content.decode()
+    assert 'enctype="multipart/form-data"' not in page
+    assert upload().status_code == 403
+    assert not ImportJob.objects.exists()
+
+
+def test_import_into_an_operation_needs_the_import_right_there(
+    client, upload, outsider, operation, test_importer
+):
+    client.force_login(outsider)
+    response = upload(operation=str(operation.pk))
+    assert response.status_code == 200 and not ImportJob.objects.exists()
+
+
+def test_other_users_jobs_are_not_visible(client, upload, data_manager, outsider, test_importer):
+    client.force_login(data_manager)
+    upload()
+    job = ImportJob.objects.get()
+    client.force_login(outsider)
+    assert client.get(reverse("core:import_detail", args=[job.pk])).status_code == 404
+    assert client.get(reverse("core:import_progress", args=[job.pk])).status_code == 404
+    client.logout()
+    assert client.get(reverse("core:import_progress", args=[job.pk])).status_code == 302
