@@ -12,7 +12,7 @@ api = NinjaAPI(
     description=(
         "Mobility's API. Read endpoints answer anonymous callers with published data only; "
         "send `Authorization: Bearer <token>` (create one with `mobility tokens create`) or use a "
-        "logged-in session to see more. List endpoints follow OCHA HDX HAPI: `{\"data\": [...]}`, "
+        'logged-in session to see more. List endpoints follow OCHA HDX HAPI: `{"data": [...]}`, '
         "`output_format=json|csv`, `offset`, `limit` (at most 10,000)."
     ),
     urls_namespace="api",

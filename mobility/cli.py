@@ -13,7 +13,11 @@ def _overview() -> str:
     from django.core.management import get_commands, load_command_class
 
     django.setup()
-    lines = ["Usage: mobility COMMAND [ARGS]  (mobility COMMAND --help for details)", "", "Mobility commands:"]
+    lines = [
+        "Usage: mobility COMMAND [ARGS]  (mobility COMMAND --help for details)",
+        "",
+        "Mobility commands:",
+    ]
     for name, app in sorted(get_commands().items()):
         if not str(app).startswith("mobility"):
             continue

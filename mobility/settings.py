@@ -106,10 +106,10 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mobility.sqlite3'}")
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mobility.sqlite3'}"),
-        conn_max_age=0 if os.environ.get("DATABASE_URL", "").startswith("sqlite") else 60,
+        DATABASE_URL, conn_max_age=60 if DATABASE_URL.startswith(("postgres", "postgresql")) else 0
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -150,7 +150,10 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     # Uploads live under var/ (outside the web root); only static files are served by whitenoise.
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "uploads"}},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "uploads"},
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or env_bool("MOBILITY_PLAIN_STATIC")

@@ -20,3 +20,5 @@ SYNC_JOBS = True
 STATIC_ROOT = TEST_VAR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_AUTOREFRESH = True
+# Live-server threads must not keep PostgreSQL connections open past the test (teardown drops the db).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -13,14 +13,21 @@ def run_check(env_extra, tmp_path):
     env.update({"MOBILITY_VAR_DIR": str(tmp_path), **env_extra})
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_production_settings_pass_check_deploy(tmp_path):
     result = run_check(
-        {"MOBILITY_PRODUCTION": "1", "SECRET_KEY": "x" * 20 + "a-real-looking-secret-key-0123456789abcdef",
-         "ALLOWED_HOSTS": "mobility.example.org"},
+        {
+            "MOBILITY_PRODUCTION": "1",
+            "SECRET_KEY": "x" * 20 + "a-real-looking-secret-key-0123456789abcdef",
+            "ALLOWED_HOSTS": "mobility.example.org",
+        },
         tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr

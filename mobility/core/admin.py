@@ -59,7 +59,18 @@ class RowErrorInline(admin.TabularInline):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "original_name", "status", "rows_read", "created", "updated", "unchanged", "rejected", "created_at")
+    list_display = (
+        "id",
+        "kind",
+        "original_name",
+        "status",
+        "rows_read",
+        "created",
+        "updated",
+        "unchanged",
+        "rejected",
+        "created_at",
+    )
     list_filter = ("status", "kind")
     readonly_fields = [f.name for f in ImportJob._meta.fields]
     inlines = [RowErrorInline]

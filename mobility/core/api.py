@@ -104,7 +104,9 @@ def round_create(request, slug: str, payload: RoundIn):
 
 
 @router.post(
-    "/rounds/{round_id}/advance", response={200: RoundOut, 400: Problem, 403: Problem}, auth=WRITE_AUTH,
+    "/rounds/{round_id}/advance",
+    response={200: RoundOut, 400: Problem, 403: Problem},
+    auth=WRITE_AUTH,
     summary="Move a round to its next state",
 )
 def round_advance(request, round_id: int, payload: AdvanceIn):
@@ -115,7 +117,9 @@ def round_advance(request, round_id: int, payload: AdvanceIn):
 
 
 @router.post(
-    "/rounds/{round_id}/correct", response={201: RoundOut, 400: Problem, 403: Problem}, auth=WRITE_AUTH,
+    "/rounds/{round_id}/correct",
+    response={201: RoundOut, 400: Problem, 403: Problem},
+    auth=WRITE_AUTH,
     summary="Open a correction of a published round",
 )
 def round_correct(request, round_id: int, payload: CorrectIn):
@@ -192,4 +196,3 @@ def validation_error_handler(request, exc: ValidationError, api):
 
 def permission_denied_handler(request, exc: PermissionDenied, api):
     return api.create_response(request, {"detail": str(exc) or "Not allowed."}, status=403)
-

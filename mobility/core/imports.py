@@ -202,7 +202,12 @@ def job_create(
     if size == 0:
         raise ValidationError(FILE_EMPTY)
     job = ImportJob(
-        kind=kind, operation=operation, original_name=name[:255], size_bytes=size, profile=profile or {}, created_by=by
+        kind=kind,
+        operation=operation,
+        original_name=name[:255],
+        size_bytes=size,
+        profile=profile or {},
+        created_by=by,
     )
     digest = hashlib.sha256()
     if isinstance(source, Path | str):
@@ -248,7 +253,12 @@ def run(job: ImportJob, *, progress: Progress | None = None) -> ImportJob:
     job_progress = JobProgress(job)
     progress = TeeProgress(job_progress, progress) if progress else job_progress
     ImportRowError.objects.filter(job=job).delete()
-    job.status, job.started_at, job.finished_at, job.error = ImportJob.Status.RUNNING, timezone.now(), None, ""
+    job.status, job.started_at, job.finished_at, job.error = (
+        ImportJob.Status.RUNNING,
+        timezone.now(),
+        None,
+        "",
+    )
     job.created = job.updated = job.unchanged = job.rejected = job.rows_read = 0
     job.save()
     try:

@@ -99,7 +99,9 @@ class Round(TimeStamped):
         ordering = ["operation", "-number", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["operation", "number", "version"], name="round_unique_version"),
-            models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")), name="round_dates_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")), name="round_dates_ordered"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -183,7 +185,9 @@ class ImportJob(TimeStamped):
         FAILED = "failed", _("Failed")
 
     kind = models.CharField(max_length=64, db_index=True)
-    operation = models.ForeignKey(Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="import_jobs")
+    operation = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="import_jobs"
+    )
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)

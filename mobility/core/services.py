@@ -17,7 +17,9 @@ ROUND_NOT_PUBLISHED = "Round {number} is {current}; only a published round can b
 OPERATION_EXISTS = 'An operation named "{name}" already exists.'
 
 
-def audit_record(*, action: str, obj, by=None, operation: Operation | None = None, detail: dict | None = None) -> AuditEntry:
+def audit_record(
+    *, action: str, obj, by=None, operation: Operation | None = None, detail: dict | None = None
+) -> AuditEntry:
     """Append one audit entry (ids and field names only, never personal values)."""
     if operation is None:
         operation = obj if isinstance(obj, Operation) else getattr(obj, "operation", None)
@@ -62,7 +64,9 @@ def round_advance(*, round: Round, to: str, by=None) -> Round:  # noqa: A002 - t
     if to not in allowed:
         raise ValidationError(
             ROUND_SKIPS_STATE.format(
-                number=round_.number, current=round_.status, allowed=", ".join(allowed) or "nothing (it is final)"
+                number=round_.number,
+                current=round_.status,
+                allowed=", ".join(allowed) or "nothing (it is final)",
             )
         )
     before = round_.status
@@ -105,7 +109,9 @@ def round_correct(*, round: Round, reason: str, by=None) -> Round:  # noqa: A002
 def membership_set(*, user, operation: Operation, role: str, by=None) -> Membership:
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
-    membership, _ = Membership.objects.update_or_create(user=user, operation=operation, defaults={"role": role})
+    membership, _ = Membership.objects.update_or_create(
+        user=user, operation=operation, defaults={"role": role}
+    )
     membership.full_clean()
     audit_record(action="membership.set", obj=membership, by=by, operation=operation, detail={"role": role})
     return membership

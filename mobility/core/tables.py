@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
+import itertools
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -179,7 +179,11 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def read_csv(
-    path: Path, *, expected: Iterable[str] | None = None, header_row: int | None = None, encoding: str | None = None
+    path: Path,
+    *,
+    expected: Iterable[str] | None = None,
+    header_row: int | None = None,
+    encoding: str | None = None,
 ) -> Table:
     check_size(path)
     encoding = encoding or detect_encoding(path)
@@ -209,7 +213,9 @@ def read_csv(
     table.encoding = encoding
     # Estimate data rows from the bytes per line of the sample (for progress bars only).
     lines = max(1, sample_text.count("\n"))
-    table.total_rows = max(1, int(size / (len(sample_text.encode(encoding, "replace")) / lines)) - table.header_row)
+    table.total_rows = max(
+        1, int(size / (len(sample_text.encode(encoding, "replace")) / lines)) - table.header_row
+    )
     return table
 
 
@@ -217,8 +223,10 @@ def read_csv(
 
 
 def _cell_text(value) -> str:
-    if value is None:
+    if value is None or value == "":
         return ""
+    if value.__class__ is int:
+        return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, dt.datetime):
@@ -250,7 +258,11 @@ def sheet_names(path: Path) -> list[str]:
 
 
 def read_xlsx(
-    path: Path, *, sheet: str | None = None, expected: Iterable[str] | None = None, header_row: int | None = None
+    path: Path,
+    *,
+    sheet: str | None = None,
+    expected: Iterable[str] | None = None,
+    header_row: int | None = None,
 ) -> Table:
     from python_calamine import CalamineWorkbook
 
@@ -281,8 +293,9 @@ def read_xlsx(
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
         for i, row in enumerate(sheet_obj.iter_rows(), start=1):
-            cells = [_cell_text(c) for c in row]
-            if any(len(c) > MAX_CELL_CHARS for c in cells):
+            # Most cells are already text: convert only the others (this loop is the hot path).
+            cells = [c if c.__class__ is str else _cell_text(c) for c in row]
+            if max(map(len, cells), default=0) > MAX_CELL_CHARS:
                 raise TableError(FILE_CELL_TOO_LARGE.format(row=i, limit=MAX_CELL_CHARS))
             yield i, cells
 
@@ -317,13 +330,15 @@ def _table_from_rows(rows: Iterator[tuple[int, list[str]]], *, expected, header_
     width = len(columns)
 
     def data() -> Iterator[tuple[int, dict[str, str]]]:
+        pad = [""] * width
         try:
-            for number, cells in [*rest, *rows]:
-                if not any(c.strip() for c in cells):
-                    continue
+            for number, cells in itertools.chain(rest, rows):
                 if len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
-                yield number, {col: cells[i].strip() for i, col in enumerate(columns)}
+                    cells = cells + pad[: width - len(cells)]
+                values = [c.strip() for c in cells]
+                if not any(values):
+                    continue
+                yield number, dict(zip(columns, values, strict=False))
         finally:
             if closer:
                 closer()
@@ -363,7 +378,3 @@ def sniff_kind(path: Path) -> str:
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "unknown"
     return "csv"
-
-
-def text_stream(data: bytes) -> io.StringIO:
-    return io.StringIO(data.decode("utf-8-sig"))

@@ -45,5 +45,13 @@ class LocationAdmin(admin.ModelAdmin):
 
 @admin.register(MatchReview)
 class MatchReviewAdmin(admin.ModelAdmin):
-    list_display = ("provider_name", "country_iso3", "level", "parent_pcode", "match_status", "status", "occurrences")
+    list_display = (
+        "provider_name",
+        "country_iso3",
+        "level",
+        "parent_pcode",
+        "match_status",
+        "status",
+        "occurrences",
+    )
     list_filter = ("status", "country_iso3", "level")

@@ -117,7 +117,8 @@ def _admin_rows(level: int, query: AdminQuery):
         countries = [
             v.country_iso3
             for v in selectors.current_versions()
-            if query.location_name.lower() in v.areas.filter(level=0).values_list("name", flat=True).first().lower()
+            if query.location_name.lower()
+            in v.areas.filter(level=0).values_list("name", flat=True).first().lower()
         ]
         qs = qs.filter(country_iso3__in=countries)
     return _RowList(qs)
@@ -134,7 +135,9 @@ class _RowList:
 
 
 @metadata.get("/location", response=DataPage, summary="Countries in the gazetteer")
-def location(request, page: Query[PageParams], location_code: str | None = None, location_name: str | None = None):
+def location(
+    request, page: Query[PageParams], location_code: str | None = None, location_name: str | None = None
+):
     """One row per country with a current gazetteer edition (HAPI /metadata/location shape)."""
     rows = []
     for version in selectors.current_versions():

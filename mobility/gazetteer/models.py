@@ -54,7 +54,9 @@ class AdminArea(models.Model):
     country_iso3 = models.CharField(max_length=3, db_index=True)
     pcode = models.CharField(max_length=32)
     level = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MAX_ADMIN_LEVEL)])
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
     name = models.CharField(max_length=200)
     names = models.JSONField(default=dict, blank=True)  # {"en": "...", "pt": "..."}
     name_normalized = models.CharField(max_length=200, db_index=True)
@@ -68,7 +70,9 @@ class AdminArea(models.Model):
 
     class Meta:
         ordering = ["pcode"]
-        constraints = [models.UniqueConstraint(fields=["version", "pcode"], name="area_pcode_unique_in_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "pcode"], name="area_pcode_unique_in_version")
+        ]
         indexes = [
             models.Index(fields=["version", "level"]),
             models.Index(fields=["country_iso3", "pcode"]),
@@ -129,7 +133,9 @@ class AreaCrosswalk(models.Model):
     class Meta:
         ordering = ["old_pcode", "new_pcode"]
         constraints = [
-            models.UniqueConstraint(fields=["from_version", "to_version", "old_pcode", "new_pcode"], name="crosswalk_unique")
+            models.UniqueConstraint(
+                fields=["from_version", "to_version", "old_pcode", "new_pcode"], name="crosswalk_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -183,9 +189,15 @@ class Location(TimeStamped):
     name = models.CharField(max_length=200)
     names = models.JSONField(default=dict, blank=True)
     country_iso3 = models.CharField(max_length=3, validators=[iso3_validator], db_index=True)
-    operation = models.ForeignKey(Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="locations")
-    latitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)])
-    longitude = models.FloatField(null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    operation = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="locations"
+    )
+    latitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
     # The p-codes the source stated, and the ones its coordinates fall in.
     stated_admin1_code = models.CharField(max_length=32, blank=True)
     stated_admin2_code = models.CharField(max_length=32, blank=True)
@@ -224,7 +236,9 @@ class MatchReview(TimeStamped):
     occurrences = models.PositiveIntegerField(default=1)
     import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL)
     operation = models.ForeignKey(Operation, null=True, blank=True, on_delete=models.SET_NULL)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -152,7 +152,9 @@ def boundaries(
     return result
 
 
-def review_list(*, status: str | None = MatchReview.Status.OPEN, country: str | None = None) -> QuerySet[MatchReview]:
+def review_list(
+    *, status: str | None = MatchReview.Status.OPEN, country: str | None = None
+) -> QuerySet[MatchReview]:
     qs = MatchReview.objects.select_related("import_job", "operation", "resolved_by")
     if status:
         qs = qs.filter(status=status)

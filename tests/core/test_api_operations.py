@@ -13,10 +13,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def rounds(operation):
-    published = round_create(operation=operation, number=1, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31))
+    published = round_create(
+        operation=operation, number=1, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31)
+    )
     for s in ("collecting", "validating", "published"):
         round_advance(round=published, to=s)
-    draft = round_create(operation=operation, number=2, start_date=dt.date(2026, 2, 1), end_date=dt.date(2026, 2, 28))
+    draft = round_create(
+        operation=operation, number=2, start_date=dt.date(2026, 2, 1), end_date=dt.date(2026, 2, 28)
+    )
     return published, draft
 
 
@@ -45,13 +49,24 @@ def test_a_member_of_another_operation_sees_only_published_rounds(client, rounds
 
 @pytest.mark.parametrize(
     "who, status",
-    [("anonymous", 401), ("viewer", 403), ("enumerator", 403), ("outsider", 403), ("data_manager", 200), ("admin_user", 200)],
+    [
+        ("anonymous", 401),
+        ("viewer", 403),
+        ("enumerator", 403),
+        ("outsider", 403),
+        ("data_manager", 200),
+        ("admin_user", 200),
+    ],
 )
 def test_who_may_advance_a_round(client, rounds, who, status, request):
     _, draft = rounds
     headers = {} if who == "anonymous" else bearer(request.getfixturevalue(who))
-    r = client.post(f"/api/v1/rounds/{draft.pk}/advance", data=json.dumps({"to": "collecting"}),
-                    content_type="application/json", **headers)
+    r = client.post(
+        f"/api/v1/rounds/{draft.pk}/advance",
+        data=json.dumps({"to": "collecting"}),
+        content_type="application/json",
+        **headers,
+    )
     assert r.status_code == status, r.content
     draft.refresh_from_db()
     assert draft.status == ("collecting" if status == 200 else "planned")
@@ -59,16 +74,28 @@ def test_who_may_advance_a_round(client, rounds, who, status, request):
 
 def test_skipping_a_state_over_the_api_is_a_400_with_the_reason(client, rounds, data_manager):
     _, draft = rounds
-    r = client.post(f"/api/v1/rounds/{draft.pk}/advance", data=json.dumps({"to": "published"}),
-                    content_type="application/json", **bearer(data_manager))
+    r = client.post(
+        f"/api/v1/rounds/{draft.pk}/advance",
+        data=json.dumps({"to": "published"}),
+        content_type="application/json",
+        **bearer(data_manager),
+    )
     assert r.status_code == 400
     assert r.json()["detail"].startswith("Round 2 is planned; it can only move to collecting")
 
 
 def test_plan_a_round_over_the_api(client, operation, data_manager):
-    body = {"reporting_round": 3, "reference_period_start": "2026-03-01", "reference_period_end": "2026-03-31"}
-    r = client.post(f"/api/v1/operations/{operation.slug}/rounds", data=json.dumps(body),
-                    content_type="application/json", **bearer(data_manager))
+    body = {
+        "reporting_round": 3,
+        "reference_period_start": "2026-03-01",
+        "reference_period_end": "2026-03-31",
+    }
+    r = client.post(
+        f"/api/v1/operations/{operation.slug}/rounds",
+        data=json.dumps(body),
+        content_type="application/json",
+        **bearer(data_manager),
+    )
     assert r.status_code == 201, r.content
     assert Round.objects.get(operation=operation, number=3).status == "planned"
 
@@ -95,11 +122,11 @@ def test_upload_over_the_api_needs_import_rights(
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     def upload(user):
-        body = (
-            "ADM0_EN,ADM0_PCODE,ADM1_PT,ADM1_PCODE\nMozambique,MZ,Cabo Delgado,MZ01\nMozambique,MZ,Niassa,MZ02\n"
-        ).encode()
+        body = b"ADM0_EN,ADM0_PCODE,ADM1_PT,ADM1_PCODE\nMozambique,MZ,Cabo Delgado,MZ01\nMozambique,MZ,Niassa,MZ02\n"
         f = SimpleUploadedFile("p.csv", body, content_type="text/csv")
-        return client.post("/api/v1/imports", {"file": f, "kind": "gazetteer.cod", "country": "MOZ"}, **bearer(user))
+        return client.post(
+            "/api/v1/imports", {"file": f, "kind": "gazetteer.cod", "country": "MOZ"}, **bearer(user)
+        )
 
     assert upload(viewer).status_code == 403
     with django_capture_on_commit_callbacks(execute=True):
@@ -114,7 +141,13 @@ def test_upload_over_the_api_needs_import_rights(
 
 def test_openapi_spec_and_docs_are_served(client):
     spec = client.get("/api/v1/openapi.json").json()
-    for path in ("/api/v1/metadata/location", "/api/v1/metadata/admin1", "/api/v1/metadata/admin2",
-                 "/api/v1/operations", "/api/v1/operations/{slug}/rounds", "/api/v1/gazetteer/boundaries"):
+    for path in (
+        "/api/v1/metadata/location",
+        "/api/v1/metadata/admin1",
+        "/api/v1/metadata/admin2",
+        "/api/v1/operations",
+        "/api/v1/operations/{slug}/rounds",
+        "/api/v1/gazetteer/boundaries",
+    ):
         assert path in spec["paths"], path
     assert client.get("/api/v1/docs").status_code == 200

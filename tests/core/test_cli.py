@@ -27,7 +27,9 @@ def run(*args, stdin=""):
 
 
 def test_create_an_operation_and_list_it():
-    assert "created operation mozambique-cabo-delgado (MOZ)" in run("operations", "create", "Mozambique — Cabo Delgado", "--country", "moz")
+    assert "created operation mozambique-cabo-delgado (MOZ)" in run(
+        "operations", "create", "Mozambique — Cabo Delgado", "--country", "moz"
+    )
     assert "mozambique-cabo-delgado" in run("operations", "list")
     with pytest.raises(CommandError, match="already exists"):
         run("operations", "create", "Mozambique — Cabo Delgado", "--country", "MOZ")
@@ -37,16 +39,38 @@ def test_create_an_operation_and_list_it():
 
 
 def test_a_round_through_its_lifecycle_from_the_cli(operation):
-    run("rounds", "create", "--operation", operation.slug, "--number", "1", "--start", "2026-01-01", "--end", "2026-01-31")
-    assert "now collecting" in run("rounds", "advance", "--operation", operation.slug, "--number", "1", "--to", "collecting")
+    run(
+        "rounds",
+        "create",
+        "--operation",
+        operation.slug,
+        "--number",
+        "1",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+    )
+    assert "now collecting" in run(
+        "rounds", "advance", "--operation", operation.slug, "--number", "1", "--to", "collecting"
+    )
     with pytest.raises(CommandError, match="it can only move to validating"):
         run("rounds", "advance", "--operation", operation.slug, "--number", "1", "--to", "published")
     assert Round.objects.get().status == "collecting"
 
 
 def test_users_get_a_password_from_stdin_and_a_role(operation):
-    out = run("users", "create", "amina", "--operation", operation.slug, "--role", "data_manager", "--password-stdin",
-              stdin="a-long-passphrase-for-amina\n")
+    out = run(
+        "users",
+        "create",
+        "amina",
+        "--operation",
+        operation.slug,
+        "--role",
+        "data_manager",
+        "--password-stdin",
+        stdin="a-long-passphrase-for-amina\n",
+    )
     assert "created user amina" in out
     user = get_user_model().objects.get(username="amina")
     assert user.check_password("a-long-passphrase-for-amina")
@@ -66,7 +90,9 @@ def test_a_token_is_shown_once_and_revocable(viewer):
 
 
 def test_mobility_help_lists_every_command_with_an_example():
-    result = subprocess.run([sys.executable, "-m", "mobility.cli", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "mobility.cli", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0
     for name in ("gazetteer", "operations", "rounds", "users", "tokens", "demo", "serve"):
         assert f"\n  {name} " in result.stdout, name

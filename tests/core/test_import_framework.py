@@ -53,8 +53,12 @@ class CountImporter:
         for row in data:
             entry = AuditEntry.objects.filter(action="test.count", object_id=row.code).first()
             if entry is None:
-                AuditEntry.objects.create(action="test.count", object_type="test", object_id=row.code,
-                                          detail={"n": row.idp_individuals})
+                AuditEntry.objects.create(
+                    action="test.count",
+                    object_type="test",
+                    object_id=row.code,
+                    detail={"n": row.idp_individuals},
+                )
                 counts.created += 1
             elif entry.detail != {"n": row.idp_individuals}:
                 entry.detail = {"n": row.idp_individuals}
@@ -124,7 +128,10 @@ def test_a_crash_while_writing_rolls_everything_back_and_leaks_no_value(importer
 
 
 def test_header_rows_above_the_header_and_a_hxl_row_are_skipped(importer, tmp_path):
-    path = write(tmp_path, "Displacement counts, round 3\nSource: field team\n\ncode;idp_individuals\n#loc+code;#affected+idps\nC1;7\n")
+    path = write(
+        tmp_path,
+        "Displacement counts, round 3\nSource: field team\n\ncode;idp_individuals\n#loc+code;#affected+idps\nC1;7\n",
+    )
     job = run_file(path)
     assert job.status == "succeeded", job.error
     assert stored() == {"C1": 7}
@@ -148,7 +155,9 @@ def test_a_file_over_the_size_limit_is_refused(importer, tmp_path):
     path = write(tmp_path, "code,idp_individuals\n" + "C1,1\n" * 400)
     with pytest.raises(ValidationError) as err:
         imports.job_create(kind="test.counts", source=path)
-    assert err.value.messages == [FILE_TOO_LARGE.format(size_mb=path.stat().st_size / 2**20, limit_mb=1024 / 2**20)]
+    assert err.value.messages == [
+        FILE_TOO_LARGE.format(size_mb=path.stat().st_size / 2**20, limit_mb=1024 / 2**20)
+    ]
     assert ImportJob.objects.count() == 0
 
 

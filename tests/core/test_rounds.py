@@ -21,7 +21,9 @@ S = Round.Status
 
 @pytest.fixture
 def round1(operation):
-    return round_create(operation=operation, number=1, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31))
+    return round_create(
+        operation=operation, number=1, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31)
+    )
 
 
 def test_a_round_goes_planned_collecting_validating_published(round1, data_manager):
@@ -89,10 +91,14 @@ def test_only_a_published_round_can_be_corrected(round1):
 
 def test_a_round_cannot_end_before_it_starts(operation):
     with pytest.raises(ValidationError):
-        round_create(operation=operation, number=2, start_date=dt.date(2026, 2, 1), end_date=dt.date(2026, 1, 1))
+        round_create(
+            operation=operation, number=2, start_date=dt.date(2026, 2, 1), end_date=dt.date(2026, 1, 1)
+        )
     assert not Round.objects.filter(number=2).exists()
 
 
 def test_the_same_round_number_twice_is_refused(round1, operation):
     with pytest.raises(ValidationError):
-        round_create(operation=operation, number=1, start_date=dt.date(2026, 3, 1), end_date=dt.date(2026, 3, 2))
+        round_create(
+            operation=operation, number=1, start_date=dt.date(2026, 3, 1), end_date=dt.date(2026, 3, 2)
+        )

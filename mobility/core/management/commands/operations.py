@@ -32,4 +32,6 @@ class Command(MobilityCommand):
         self.stdout.write(f"{'slug':<40} {'country':<8} {'status':<9} rounds")
         for operation in Operation.objects.order_by("name"):
             rounds = operation.rounds.count()
-            self.stdout.write(f"{operation.slug:<40} {operation.country_iso3:<8} {operation.status:<9} {rounds}")
+            self.stdout.write(
+                f"{operation.slug:<40} {operation.country_iso3:<8} {operation.status:<9} {rounds}"
+            )

@@ -10,7 +10,10 @@ from mobility.core.models import Operation, Round
 
 
 def _operation(command, slug_or_name: str) -> Operation:
-    operation = Operation.objects.filter(slug=slug_or_name).first() or Operation.objects.filter(name=slug_or_name).first()
+    operation = (
+        Operation.objects.filter(slug=slug_or_name).first()
+        or Operation.objects.filter(name=slug_or_name).first()
+    )
     if operation is None:
         command.fail(f'No operation "{slug_or_name}"; see `mobility operations list`.')
     return operation
@@ -41,12 +44,19 @@ class Command(MobilityCommand):
         try:
             if subcommand == "create":
                 r = services.round_create(
-                    operation=operation, number=options["number"], start_date=options["start"],
-                    end_date=options["end"], name=options["name"],
+                    operation=operation,
+                    number=options["number"],
+                    start_date=options["start"],
+                    end_date=options["end"],
+                    name=options["name"],
                 )
                 self.stdout.write(f"planned round {r.number} of {operation.slug}")
             elif subcommand in ("advance", "correct"):
-                r = Round.objects.filter(operation=operation, number=options["number"]).order_by("-version").first()
+                r = (
+                    Round.objects.filter(operation=operation, number=options["number"])
+                    .order_by("-version")
+                    .first()
+                )
                 if r is None:
                     self.fail(f"{operation.slug} has no round {options['number']}.")
                 if subcommand == "advance":
@@ -58,6 +68,8 @@ class Command(MobilityCommand):
             else:
                 self.stdout.write(f"{'round':<6} {'version':<8} {'status':<11} period")
                 for r in Round.objects.filter(operation=operation).order_by("number", "version"):
-                    self.stdout.write(f"{r.number:<6} {r.version:<8} {r.status:<11} {r.start_date} – {r.end_date}")
+                    self.stdout.write(
+                        f"{r.number:<6} {r.version:<8} {r.status:<11} {r.start_date} – {r.end_date}"
+                    )
         except ValidationError as exc:
             self.fail("; ".join(exc.messages))

@@ -9,7 +9,9 @@ from mobility.core.models import ApiToken
 
 class Command(MobilityCommand):
     help = "API tokens: create one for a user (shown once), revoke or list them."
-    example = 'mobility tokens create amina --name "weekly export script"\nmobility tokens revoke mob_AbCdEfGh'
+    example = (
+        'mobility tokens create amina --name "weekly export script"\nmobility tokens revoke mob_AbCdEfGh'
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)

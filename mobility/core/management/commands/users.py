@@ -23,7 +23,9 @@ class Command(MobilityCommand):
         create = sub.add_parser("create")
         create.add_argument("username")
         create.add_argument("--email", default="")
-        create.add_argument("--password-stdin", action="store_true", help="Read the password from standard input")
+        create.add_argument(
+            "--password-stdin", action="store_true", help="Read the password from standard input"
+        )
         create.add_argument("--superuser", action="store_true")
         for p in (create, sub.add_parser("role")):
             if p is not create:
@@ -37,10 +39,14 @@ class Command(MobilityCommand):
         try:
             if subcommand == "create":
                 if not options["password_stdin"]:
-                    self.fail("Give the password on standard input with --password-stdin (never as an argument).")
+                    self.fail(
+                        "Give the password on standard input with --password-stdin (never as an argument)."
+                    )
                 password = sys.stdin.readline().rstrip("\n")
                 user = services.user_create(
-                    username=options["username"], password=password, email=options["email"],
+                    username=options["username"],
+                    password=password,
+                    email=options["email"],
                     is_superuser=options["superuser"],
                 )
                 self.stdout.write(f"created user {user.username}")

@@ -14,8 +14,12 @@ class Command(MobilityCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
         for name, module in SUBCOMMANDS.items():
-            p = sub.add_parser(name, help=module.HELP, epilog="Example:\n  " + module.EXAMPLE,
-                               formatter_class=parser.formatter_class)
+            p = sub.add_parser(
+                name,
+                help=module.HELP,
+                epilog="Example:\n  " + module.EXAMPLE,
+                formatter_class=parser.formatter_class,
+            )
             module.add_arguments(p)
 
     def handle(self, *args, subcommand, **options):
