@@ -20,9 +20,10 @@ rm -rf "$dest"
 mkdir -p "$dest/htmx" "$dest/leaflet/images" "$dest/chartjs"
 
 cp node_modules/htmx.org/dist/htmx.min.js "$dest/htmx/"
-cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css "$dest/leaflet/"
+# Source maps go along: the hashed static storage rewrites the sourceMappingURL they name.
+cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.js.map node_modules/leaflet/dist/leaflet.css "$dest/leaflet/"
 cp node_modules/leaflet/dist/images/*.png "$dest/leaflet/images/"
-cp node_modules/chart.js/dist/chart.umd.min.js "$dest/chartjs/"
+cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map "$dest/chartjs/"
 for pkg in htmx.org leaflet chart.js; do
     cp node_modules/$pkg/LICENSE* "$dest/$(echo "$pkg" | sed "s/htmx.org/htmx/; s/chart.js/chartjs/")/" 2>/dev/null || true
 done
