@@ -164,9 +164,15 @@ def detect_encoding(path: Path) -> str:
 def _guess_legacy(sample: bytes) -> str:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample, cp_isolation=list(TEXT_ENCODINGS_ACCEPTED)).best()
+    results = from_bytes(sample, cp_isolation=list(TEXT_ENCODINGS_ACCEPTED))
+    best = results.best()
     if best is None or best.encoding not in TEXT_ENCODINGS_ACCEPTED or best.chaos > 0.2:
         raise TableError(FILE_ENCODING_UNKNOWN)
+    # Spreadsheets saved as "CSV" on Windows are cp1252 far more often than anything else: on a
+    # short sample the detector cannot tell cp1252 from mac_roman, so prefer it when it fits as well.
+    for match in results:
+        if match.encoding == "cp1252" and match.chaos <= best.chaos + 0.05:
+            return "cp1252"
     return best.encoding
 
 

@@ -114,13 +114,8 @@ def _admin_rows(level: int, query: AdminQuery):
     if query.name:
         qs = qs.filter(AreaFilter(q=query.name).q_object())
     if query.location_name:
-        countries = [
-            v.country_iso3
-            for v in selectors.current_versions()
-            if query.location_name.lower()
-            in v.areas.filter(level=0).values_list("name", flat=True).first().lower()
-        ]
-        qs = qs.filter(country_iso3__in=countries)
+        admin0 = selectors.area_list(filters=AreaFilter(admin_level=0, q=query.location_name))
+        qs = qs.filter(country_iso3__in=admin0.values("country_iso3"))
     return _RowList(qs)
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy as _
+
 from mobility.core.imports import Counts, ImportFailed, ReadResult, RowError, job_path, register
 from mobility.core.tables import read_table
 
@@ -523,7 +525,7 @@ def write_versions(job, data: list[GazetteerData], progress, *, skip_cod_countri
 
 class CodImporter:
     kind = COD_KIND
-    label = "Gazetteer: OCHA COD p-code table (CSV/XLSX)"
+    label = _("Gazetteer: OCHA COD p-code table (CSV/XLSX)")
 
     def read(self, *, job, progress) -> ReadResult:
         return read_cod(job, progress)
@@ -534,7 +536,7 @@ class CodImporter:
 
 class GlobalPcodesImporter:
     kind = GLOBAL_KIND
-    label = "Gazetteer: OCHA global p-code list (admin 1–2)"
+    label = _("Gazetteer: OCHA global p-code list (admin 1–2)")
 
     def read(self, *, job, progress) -> ReadResult:
         return read_global(job, progress)

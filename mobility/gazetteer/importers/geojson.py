@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
 from shapely import make_valid, unary_union
 from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity
@@ -354,7 +355,7 @@ def _polygonal(geom):
 
 class GeoJsonImporter:
     kind = GEOJSON_KIND
-    label = "Gazetteer: boundaries (GeoJSON)"
+    label = _("Gazetteer: boundaries (GeoJSON)")
 
     def read(self, *, job, progress) -> ReadResult:
         return read_boundaries(job, progress)

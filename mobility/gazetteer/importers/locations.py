@@ -12,6 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from mobility.core.imports import Counts, ImportFailed, ReadResult, RowError, job_path, register
 from mobility.core.models import ImportJob, Operation
 from mobility.core.tables import read_table
@@ -86,7 +88,7 @@ def _country(job: ImportJob) -> str:
 
 class LocationsImporter:
     kind = "gazetteer.locations"
-    label = "Locations (sites, villages, points of entry, flow monitoring points)"
+    label = _("Locations (sites, villages, points of entry, flow monitoring points)")
 
     def read(self, *, job: ImportJob, progress) -> ReadResult:
         country = _country(job)
