@@ -164,6 +164,11 @@ MEDIA_ROOT = VAR_DIR / "uploads"
 MAX_UPLOAD_BYTES = int(float(os.environ.get("MOBILITY_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "mobility.core.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- background jobs ------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -171,7 +171,11 @@ def import_list(request):
         if not may_upload:
             raise PermissionDenied
         form = ImportUploadForm(request.POST, request.FILES, user=request.user)
-        if form.is_valid():
+        refused = getattr(request, "upload_refused", None)
+        if refused:
+            form.is_valid()
+            form.add_error("file", refused)
+        elif form.is_valid():
             try:
                 job = imports.job_create(
                     kind=form.cleaned_data["kind"],

@@ -102,3 +102,15 @@ def test_other_users_jobs_are_not_visible(client, upload, data_manager, outsider
     assert client.get(reverse("core:import_progress", args=[job.pk])).status_code == 404
     client.logout()
     assert client.get(reverse("core:import_progress", args=[job.pk])).status_code == 302
+
+
+def test_an_oversized_upload_is_refused_while_it_arrives(
+    client, upload, data_manager, test_importer, settings
+):
+    from mobility.core.uploads import FORM_OVERHEAD_BYTES
+
+    settings.MAX_UPLOAD_BYTES = 1024
+    client.force_login(data_manager)
+    response = upload(b"a\n" * ((1024 + FORM_OVERHEAD_BYTES) // 2 + 10))
+    assert response.status_code == 200 and not ImportJob.objects.exists()
+    assert "the largest file accepted is 0 MB" in response.content.decode()
