@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "mobility.core",
     "mobility.gazetteer",
+    "mobility.tracking",
+    "mobility.publishing",
     "mobility.web",
 ]
 

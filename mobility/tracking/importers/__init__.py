@@ -1,0 +1,1 @@
+"""Tracking importers; importing this package registers them with core.imports."""
