@@ -53,4 +53,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include(core_patterns)),
     path("gazetteer/", include(gazetteer_patterns)),
+    path("tracking/", include("mobility.tracking.urls")),
+    path("publishing/", include("mobility.publishing.urls")),
 ]

@@ -1,0 +1,6 @@
+"""Publishing pages (publish a round with its disclosure report, downloads)."""
+
+from . import views
+
+app_name = "publishing"
+urlpatterns = [*views.urlpatterns]
