@@ -46,6 +46,11 @@ def page(live_server, monkeypatch):
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         yield page
+        # Inside Playwright's event loop Django hands this thread other connection objects;
+        # close them here, or PostgreSQL cannot drop the test database afterwards.
+        from django.db import connections
+
+        connections.close_all()
         context.close()
         browser.close()
         assert not errors, f"JavaScript errors in the page: {errors}"
