@@ -60,8 +60,8 @@ test-only:
 	bash scripts/run-pytest.sh $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check mobility tests bench
-	$(BIN)/ruff format --check mobility tests bench
+	$(BIN)/ruff check mobility tests bench scripts
+	$(BIN)/ruff format --check mobility tests bench scripts
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	MOBILITY_PRODUCTION=1 SECRET_KEY=lint-only-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
 	  ALLOWED_HOSTS=mobility.example.org $(BIN)/python manage.py check --deploy --fail-level WARNING

@@ -228,4 +228,6 @@ MOBILITY = {
     # at least MATCH_MARGIN points behind.
     "MATCH_THRESHOLD": float(os.environ.get("MOBILITY_MATCH_THRESHOLD", "88")),
     "MATCH_MARGIN": float(os.environ.get("MOBILITY_MATCH_MARGIN", "4")),
+    # Disclosure control: a published breakdown cell with 0 < individuals < this is suppressed.
+    "DISCLOSURE_THRESHOLD": int(os.environ.get("MOBILITY_DISCLOSURE_THRESHOLD", "5")),
 }

@@ -83,7 +83,8 @@ class Round(TimeStamped):
     }
 
     operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="rounds")
-    number = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    # DTM numbers some assessments round 0 (before its first regular round), so 0 is allowed.
+    number = models.PositiveIntegerField(validators=[MinValueValidator(0)])
     version = models.PositiveIntegerField(default=1)
     name = models.CharField(max_length=200, blank=True)
     start_date = models.DateField()

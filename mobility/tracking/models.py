@@ -165,6 +165,7 @@ class FigureBreakdown(models.Model):
                     "figure",
                     "displacement_reason",
                     "hazard_type",
+                    "provider_reason",
                     "origin_admin1_code",
                     "origin_admin2_code",
                 ],

@@ -28,7 +28,15 @@ class BreakdownPart:
     source_ref: str = ""
 
     def key(self) -> tuple:
-        return (self.displacement_reason, self.hazard_type, self.origin_admin1_code, self.origin_admin2_code)
+        # The provider's own reason text is part of the key: DTM publishes "Conflict" and
+        # "Conflict; Natural disaster" as separate parts of one figure, both mapped to conflict.
+        return (
+            self.displacement_reason,
+            self.hazard_type,
+            self.provider_reason,
+            self.origin_admin1_code,
+            self.origin_admin2_code,
+        )
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from mobility.core.imports import Counts
-from mobility.core.models import ImportJob
+from mobility.core.imports import Counts, ImportFailed
+from mobility.core.models import ImportJob, Round
 
 from .analytics import analytics_refresh
 from .models import Assessment, FigureBreakdown, IndicatorValue, PopulationFigure
@@ -56,6 +56,10 @@ PART_FIELDS = (
     "source_ref",
 )
 INDICATOR_FIELDS = ("sector", "indicator", "kind", "value_number", "value_boolean", "value_text")
+ROUND_CLOSED = (
+    "Round {number} of {operation} is {status}: its figures cannot change in place. "
+    "Open a correction (mobility rounds correct) and import into it."
+)
 
 
 def _snapshot_record(record: AssessmentRecord) -> tuple:
@@ -164,6 +168,14 @@ def assessments_write(
                 counts.unchanged += 1
             if progress:
                 progress.advance()
+        if new_pairs or changed_pairs:
+            round_ = Round.objects.select_related("operation").get(pk=round_id)
+            if round_.status in (Round.Status.PUBLISHED, Round.Status.SUPERSEDED):
+                raise ImportFailed(
+                    ROUND_CLOSED.format(
+                        number=round_.number, operation=round_.operation, status=round_.status
+                    )
+                )
         Assessment.objects.bulk_create([a for a, _ in new_pairs], batch_size=2000)
         if changed_pairs:
             Assessment.objects.bulk_update(

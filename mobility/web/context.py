@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 # (url name, label, url names that mark the item as current, needs login)
 NAV_ITEMS = [
     ("home", _("Home"), ("home",), False),
+    ("tracking:index", _("Tracking"), ("tracking:",), False),
     ("gazetteer:index", _("Gazetteer"), ("gazetteer:",), False),
     ("core:operations", _("Operations"), ("core:operation",), False),
     ("core:imports", _("Imports"), ("core:import",), True),

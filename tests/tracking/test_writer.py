@@ -100,3 +100,19 @@ def test_a_reported_total_is_not_added_to_its_parts(round1):
     assert counts.summary["analytics_warnings"] == [
         ANALYTICS_DISAGREE.format(round=1, group=IDP, pcode="MOZ", reported=200, children=187)
     ]
+
+
+def test_a_published_round_is_never_changed_in_place(round1):
+    from mobility.core.imports import ImportFailed
+    from mobility.core.services import round_advance
+    from mobility.tracking.services import ROUND_CLOSED
+
+    assessments_write(records=dtm_like_rows(round1))
+    for state in ("collecting", "validating", "published"):
+        round_advance(round=round1, to=state)
+    assert assessments_write(records=dtm_like_rows(round1)).unchanged == 2  # a re-run is still fine
+    records = dtm_like_rows(round1)
+    records[0].figures[IDP].individuals += 1
+    with pytest.raises(ImportFailed) as err:
+        assessments_write(records=records)
+    assert str(err.value) == ROUND_CLOSED.format(number=1, operation=round1.operation, status="published")

@@ -15,7 +15,10 @@ class Command(MobilityCommand):
         sub = parser.add_subparsers(dest="subcommand", required=True)
         for name, module in SUBCOMMANDS.items():
             p = sub.add_parser(
-                name, help=module.HELP, epilog="Example:\n  " + module.EXAMPLE, formatter_class=parser.formatter_class
+                name,
+                help=module.HELP,
+                epilog="Example:\n  " + module.EXAMPLE,
+                formatter_class=parser.formatter_class,
             )
             module.add_arguments(p)
 

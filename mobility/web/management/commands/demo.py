@@ -14,6 +14,7 @@ from mobility.core.command import MobilityCommand, RichProgress
 from mobility.core.models import Operation, Round
 
 DATA = Path(__file__).resolve().parents[3] / "gazetteer" / "data"
+TRACKING_DATA = Path(__file__).resolve().parents[3] / "tracking" / "data"
 
 GAZETTEERS = [
     # (kind, file, profile)
@@ -55,8 +56,8 @@ OPERATIONS = [
         "country_iso3": "MOZ",
         "description": "Mobility tracking of people displaced by conflict in Cabo Delgado and neighbouring provinces.",
         "rounds": [
-            (1, "2026-07-01", "2026-07-31", Round.Status.PUBLISHED),
-            (2, "2026-10-01", "2026-10-31", Round.Status.COLLECTING),
+            (1, "2026-01-01", "2026-01-31", Round.Status.COLLECTING),
+            (2, "2026-03-01", "2026-03-31", Round.Status.COLLECTING),
         ],
     },
     {
@@ -102,6 +103,7 @@ class Command(MobilityCommand):
                 f"  {name}: {job.created} created, {job.updated} updated, {job.unchanged} unchanged"
             )
         self._operations(admin)
+        self._tracking(admin, quiet)
         self._review_items()
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
         if password:
@@ -137,6 +139,38 @@ class Command(MobilityCommand):
                 )
                 for state in PATH_TO[status]:
                     services.round_advance(round=round_, to=state, by=admin)
+
+    def _tracking(self, admin, quiet):
+        """Two invented, real-shaped rounds for MOZ (round 1 published through the disclosure check), ETT and sites."""
+        from mobility.publishing.services import release_publish
+        from mobility.tracking.events import alert_rule_create
+        from mobility.tracking.models import AlertRule
+
+        operation = Operation.objects.get(name=OPERATIONS[0]["name"])
+        steps = [
+            ("tracking.template", "demo_moz_round1.csv", {"round": 1}),
+            ("tracking.template", "demo_moz_round2.csv", {"round": 2}),
+            ("tracking.site-assessment", "demo_moz_sites.csv", {}),
+        ]
+        if not AlertRule.objects.filter(operation=operation).exists():
+            alert_rule_create(operation=operation, min_individuals=1000, subscribers=[admin], by=admin)
+        steps.append(("tracking.events", "demo_moz_ett.csv", {}))
+        for kind, name, extra in steps:
+            job = imports.job_create(
+                kind=kind, source=TRACKING_DATA / name, profile={"operation": operation.pk, **extra}, by=admin
+            )
+            job = imports.run(job, progress=None if quiet else RichProgress())
+            if job.status != job.Status.SUCCEEDED:
+                self.fail(f"demo import of {name} failed: {job.error}")
+            self.stdout.write(
+                f"  {name}: {job.created} created, {job.updated} updated, {job.unchanged} unchanged"
+            )
+        round1 = Round.objects.get(operation=operation, number=1, version=1)
+        if round1.status == Round.Status.COLLECTING:
+            services.round_advance(round=round1, to=Round.Status.VALIDATING, by=admin)
+        if round1.status == Round.Status.VALIDATING:
+            release = release_publish(round=round1, by=admin, source_note="Invented demo figures")
+            self.stdout.write(f"  published {release} after the disclosure check")
 
     def _review_items(self):
         """Names as field teams write them, so the review list has something to resolve in the tour."""
