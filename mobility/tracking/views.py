@@ -18,6 +18,7 @@ from mobility.core.models import Operation, PopulationGroup
 from mobility.core.permissions import Action, can, operations_for
 
 from . import selectors
+from .events import open_alerts
 from .filters import TrackingFilter
 from .models import AssessmentType
 
@@ -131,6 +132,8 @@ def dashboard(request, operation: Operation):
             "compare_url": reverse("tracking:compare", args=[operation]),
             "boundaries_url": reverse("api:boundaries"),
             "area_url": reverse("tracking:area", args=[operation, "__PCODE__"]) + "?" + query,
+            # ETT alerts are for members only (events are not published yet).
+            "open_alerts": [] if published_only else open_alerts(operation=operation, user=request.user),
         },
     )
 

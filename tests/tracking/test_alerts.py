@@ -174,3 +174,21 @@ def test_viewers_of_other_operations_are_not_subscribable(operation, django_user
     Membership.objects.create(user=user, operation=operation, role=Role.VIEWER)
     rule = alert_rule_create(operation=operation, min_individuals=10, subscribers=[user])
     assert list(rule.subscribers.all()) == [user]
+
+
+def test_open_alerts_show_on_the_dashboard_for_members_only(client, operation, data_manager, admin_user):
+    """An alert raised by ETT appears on the operation's dashboard for members, never for the public."""
+    import datetime as dt
+
+    from mobility.tracking.events import alert_rule_create, alerts_evaluate, event_upsert, movement_upsert
+
+    alert_rule_create(operation=operation, min_individuals=100, subscribers=[admin_user])
+    event, _ = event_upsert(
+        operation=operation, code="DASH-1", event_type="conflict", date=dt.date(2026, 2, 3), country_iso3="MOZ"
+    )
+    movement_upsert(event=event, code="1", individuals=250)
+    assert alerts_evaluate(events=[event])
+    client.force_login(data_manager)
+    assert "DASH-1" in client.get(f"/tracking/{operation.slug}/").content.decode()
+    client.logout()
+    assert "DASH-1" not in client.get(f"/tracking/{operation.slug}/").content.decode()
