@@ -125,6 +125,12 @@ class ImportUploadForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=gettext_lazy("For a gazetteer: the date the edition starts to apply."),
     )
+    round = forms.IntegerField(
+        label=gettext_lazy("Round"),
+        required=False,
+        min_value=1,
+        help_text=gettext_lazy("For tracking data: the number of the round the file reports."),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -156,6 +162,8 @@ class ImportUploadForm(forms.Form):
         profile = {key: data[key] for key in ("country", "edition") if data.get(key)}
         if data.get("valid_from"):
             profile["valid_from"] = data["valid_from"].isoformat()
+        if data.get("round"):
+            profile["round"] = data["round"]
         return profile
 
 

@@ -169,7 +169,7 @@ def test_query_counts_are_pinned(client, data_manager, rounds, operation, django
     op = operation.slug
     client.get(f"/tracking/{op}/")  # warm the session and the content types
     for url, most in [
-        (f"/tracking/{op}/", 11),
+        (f"/tracking/{op}/", 12),  # + the open ETT alerts
         (f"/tracking/{op}/data/map.json", 9),
         (f"/tracking/{op}/data/trend.json", 7),
         (f"/tracking/{op}/?format=csv", 9),

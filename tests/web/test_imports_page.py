@@ -114,3 +114,49 @@ def test_an_oversized_upload_is_refused_while_it_arrives(
     response = upload(b"a\n" * ((1024 + FORM_OVERHEAD_BYTES) // 2 + 10))
     assert response.status_code == 200 and not ImportJob.objects.exists()
     assert "the largest file accepted is 0 MB" in response.content.decode()
+
+
+TEMPLATE_ROWS = (
+    b"admin1_code,admin2_code,admin2_name,population_group,households,individuals\n"
+    b"MZ01,MZ0101,Ancuabe,IDP,10,42\n"
+)
+
+
+def test_a_tracking_file_names_its_round_on_the_form(
+    client, data_manager, operation, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from mobility.core.services import round_create
+    from mobility.tracking.models import PopulationFigure
+    from tests.gazetteer.gazetteer_fixtures import load_gazetteer
+
+    load_gazetteer("MOZ", geometry=False)
+    round_2 = round_create(
+        operation=operation, number=2, start_date=dt.date(2026, 3, 1), end_date=dt.date(2026, 3, 31)
+    )
+    client.force_login(data_manager)
+    page = client.get(reverse("core:imports")).content.decode()
+    assert 'name="round"' in page
+    data = {
+        "file": SimpleUploadedFile("round2.csv", TEMPLATE_ROWS),
+        "kind": "tracking.template",
+        "operation": str(operation.pk),
+        "round": "2",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("core:imports"), data)
+    job = ImportJob.objects.get()
+    assert job.profile == {"round": 2}
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert PopulationFigure.objects.get(assessment__round=round_2).individuals == 42
+
+
+@pytest.mark.parametrize("number", ["0", "-1", "two"])
+def test_a_round_that_is_not_a_positive_number_is_refused(
+    client, upload, data_manager, test_importer, number
+):
+    client.force_login(data_manager)
+    response = upload(round=number)
+    assert response.status_code == 200 and not ImportJob.objects.exists()
+    assert "errorlist" in response.content.decode()
