@@ -403,6 +403,18 @@ def main() -> None:
         f"{'DTM admin2, whole country':<34} {p50:>8.1f} {p95:>8.1f} {worst:>8.1f}  ({count:,} records, 5 requests)"
     )
 
+    if os.environ.get("BENCH_EXPLAIN"):
+        from mobility.publishing.api_dtm import DisplacementFilter
+        from mobility.publishing.models import PublishedCell
+
+        name = admin2[0][2]
+        print(f"\nEXPLAIN Admin2Name={name}:")
+        print(
+            PublishedCell.objects.filter(
+                DisplacementFilter(Admin2Name=name).q(), breakdown="reason"
+            ).explain()
+        )
+
     import_bench(areas, args.import_rows)
 
 

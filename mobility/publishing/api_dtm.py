@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Upper
+from django.db.models.lookups import Exact
 from django.http import JsonResponse
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Schema
@@ -22,6 +24,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from mobility.core.models import ApiToken, Operation, PopulationGroup
 
+from .dtm_rollup import roll_up
 from .models import PublishedCell, Release
 
 api = NinjaAPI(
@@ -132,6 +135,14 @@ def _any_case(code: str) -> set[str]:
     return {code.strip(), code.strip().upper()}
 
 
+def same_name(field: str, value: str) -> Exact:
+    """Case-insensitive equality that an index on Upper(field) serves (iexact scans on SQLite).
+
+    Both sides are upper-cased by the database, so the rule is the database's own on either side.
+    """
+    return Exact(Upper(field), Upper(Value(value.strip())))
+
+
 class DisplacementFilter(Schema):
     """DTM API v3's parameters (its names and capitals); one of the first three is required."""
 
@@ -154,7 +165,7 @@ class DisplacementFilter(Schema):
         """The part answered from the small Release table."""
         q = Q()
         if self.Operation:
-            q &= Q(operation__name__iexact=self.Operation.strip())
+            q &= Q(same_name("operation__name", self.Operation))
         if self.FromRoundNumber:
             q &= Q(reporting_round__gte=self.FromRoundNumber)
         if self.ToRoundNumber:
@@ -164,17 +175,17 @@ class DisplacementFilter(Schema):
     def q(self) -> Q:
         q = Q()
         if self.CountryName:
-            q &= Q(location_name__iexact=self.CountryName.strip())
+            q &= Q(same_name("location_name", self.CountryName))
         if self.Admin0Pcode:
             q &= Q(country_iso3__in=_any_case(self.Admin0Pcode))
         if self.Admin1Name:
-            name = self.Admin1Name.strip()
-            q &= Q(provider_admin1_name__iexact=name) | Q(admin1_name__iexact=name)
+            name = self.Admin1Name
+            q &= Q(same_name("provider_admin1_name", name)) | Q(same_name("admin1_name", name))
         if self.Admin1Pcode:
             q &= Q(admin1_code__in=_any_case(self.Admin1Pcode))
         if self.Admin2Name:
-            name = self.Admin2Name.strip()
-            q &= Q(provider_admin2_name__iexact=name) | Q(admin2_name__iexact=name)
+            name = self.Admin2Name
+            q &= Q(same_name("provider_admin2_name", name)) | Q(same_name("admin2_name", name))
         if self.Admin2Pcode:
             q &= Q(admin2_code__in=_any_case(self.Admin2Pcode))
         if self.FromReportingDate:
@@ -230,19 +241,37 @@ def displacement_records(*, level: int, filters: DisplacementFilter) -> list[dic
             "pk", flat=True
         )
     )
-    rows = (
-        PublishedCell.objects.filter(
-            filters.q(),
-            release_id__in=releases,
-            breakdown=PublishedCell.Breakdown.REASON,
-            admin_level=level,
-            population_group=PopulationGroup.IDP,
-        )
+    cells = PublishedCell.objects.filter(
+        filters.q(),
+        release_id__in=releases,
+        breakdown=PublishedCell.Breakdown.REASON,
+        population_group=PopulationGroup.IDP,
+    )
+    rows = list(
+        cells.filter(admin_level=level)
         # No paging in DTM's API: every match is read, so let the planner pick the index (p-code or release).
         .order_by("release_id", "admin1_code", "admin2_code", "assessment_type", "pk")
-        .values_list(*_CELL_COLUMNS)
+        .values_list(*_CELL_COLUMNS, "release_id")
     )
-    return [_record(row, level) for row in rows]
+    records = [_record(row[:-1], level) for row in rows]
+    # Releases with no parts at this level but finer ones (a round counted at admin 2): roll them up,
+    # as DTM serves every round at every level.
+    reported = {row[-1] for row in rows}
+    missing = [pk for pk in releases if pk not in reported]
+    if missing and level < 2:
+        finer = cells.filter(release_id__in=missing, admin_level__gt=level).values(
+            *_CELL_COLUMNS, "release_id", "admin_level"
+        )
+        by_release: dict[int, list[dict]] = {}
+        for cell in finer:
+            by_release.setdefault(cell["release_id"], []).append(cell)
+        chosen = []
+        for group in by_release.values():
+            # Only the shallowest finer level of a release, so no part is counted twice.
+            top = min(c["admin_level"] for c in group)
+            chosen += [c for c in group if c["admin_level"] == top]
+        records += [_record(tuple(r[c] for c in _CELL_COLUMNS), level) for r in roll_up(chosen, level=level)]
+    return records
 
 
 def _displacement(request, filters: DisplacementFilter, level: int):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from mobility.core.models import Operation, PopulationGroup, Round
@@ -107,6 +108,13 @@ class PublishedCell(models.Model):
             models.Index(fields=["country_iso3", "admin_level", "breakdown"]),
             models.Index(fields=["admin1_code"]),
             models.Index(fields=["admin2_code"]),
+            # The DTM API's name filters compare upper-cased names (api_dtm.same_name): these make
+            # them index look-ups on SQLite and PostgreSQL alike.
+            models.Index(Upper("location_name"), name="pubcell_upper_location_name"),
+            models.Index(Upper("admin1_name"), name="pubcell_upper_admin1_name"),
+            models.Index(Upper("provider_admin1_name"), name="pubcell_upper_prov_admin1"),
+            models.Index(Upper("admin2_name"), name="pubcell_upper_admin2_name"),
+            models.Index(Upper("provider_admin2_name"), name="pubcell_upper_prov_admin2"),
         ]
 
     def __str__(self) -> str:

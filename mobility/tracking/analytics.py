@@ -12,7 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count, Sum
 
+from mobility.core.bulk import rows_insert
 from mobility.core.models import Round
 
 from .models import AreaFigure, PopulationFigure
@@ -43,39 +45,48 @@ class _Cell:
         self.assessments += other.assessments
 
 
-def _codes_of(row: dict) -> list[str]:
-    """Admin codes from admin0 (the country) down to the assessment's level."""
-    codes = [row["assessment__country_iso3"]]
-    for level in (1, 2, 3):
-        if level > row["assessment__admin_level"]:
-            break
-        codes.append(row[f"assessment__admin{level}_code"])
-    return codes
-
-
 @transaction.atomic
 def analytics_refresh(*, round_id: int) -> list[str]:
     """Rebuild the round's AreaFigure cells from its assessments; returns warnings."""
     round_ = Round.objects.select_related("operation").get(pk=round_id)
-    rows = PopulationFigure.objects.filter(assessment__round_id=round_id).values(
-        "assessment__assessment_type",
-        "assessment__country_iso3",
-        "assessment__admin_level",
-        "assessment__admin1_code",
-        "assessment__admin2_code",
-        "assessment__admin3_code",
-        "population_group",
-        "individuals",
-        "households",
-        "males",
-        "females",
+    # One aggregate pass in the database: figures of the same type, group and area path summed.
+    # A sum stays unknown (None) once any part is unknown, as _Cell.add does: compare the count of
+    # known values with the count of rows.
+    rows = (
+        PopulationFigure.objects.filter(assessment__round_id=round_id)
+        .values_list(
+            "assessment__assessment_type",
+            "population_group",
+            "assessment__country_iso3",
+            "assessment__admin_level",
+            "assessment__admin1_code",
+            "assessment__admin2_code",
+            "assessment__admin3_code",
+        )
+        .annotate(
+            n=Count("pk"),
+            ind=Sum("individuals"),
+            hh=Sum("households"),
+            hh_n=Count("households"),
+            m=Sum("males"),
+            m_n=Count("males"),
+            f=Sum("females"),
+            f_n=Count("females"),
+        )
+        .order_by()
     )
     # reported[(type, group, path)] = cell reported for exactly that area (several sites may share an area)
     reported: dict[tuple, _Cell] = defaultdict(_Cell)
-    for row in rows:
-        path = tuple(_codes_of(row))
-        cell = _Cell(row["individuals"], row["households"], row["males"], row["females"], 1)
-        reported[(row["assessment__assessment_type"], row["population_group"], path)].add(cell)
+    for atype, group, country, level, a1, a2, a3, n, ind, hh, hh_n, m, m_n, f, f_n in rows:
+        path = (country, a1, a2, a3)[: min(level, 3) + 1]
+        cell = _Cell(
+            int(ind or 0),
+            int(hh) if hh_n == n else None,
+            int(m) if m_n == n else None,
+            int(f) if f_n == n else None,
+            n,
+        )
+        reported[(atype, group, path)].add(cell)
 
     # Bottom-up: deepest paths first; an area takes its own reported cell, else the sum of its children.
     children: dict[tuple, _Cell] = defaultdict(_Cell)
@@ -111,27 +122,44 @@ def analytics_refresh(*, round_id: int) -> list[str]:
             has_children.add(parent)
 
     AreaFigure.objects.filter(round_id=round_id).delete()
-    AreaFigure.objects.bulk_create(
-        [
-            AreaFigure(
-                operation_id=round_.operation_id,
-                round_id=round_id,
-                assessment_type=atype,
-                population_group=group,
-                country_iso3=path[0],
-                admin_level=len(path) - 1,
-                admin1_code=path[1] if len(path) > 1 else "",
-                admin2_code=path[2] if len(path) > 2 else "",
-                admin3_code=path[3] if len(path) > 3 else "",
-                pcode=path[-1],
-                individuals=cell.individuals,
-                households=cell.households,
-                males=cell.males,
-                females=cell.females,
-                assessments=cell.assessments,
+    rows_insert(
+        AreaFigure,
+        (
+            "operation_id",
+            "round_id",
+            "assessment_type",
+            "population_group",
+            "country_iso3",
+            "admin_level",
+            "admin1_code",
+            "admin2_code",
+            "admin3_code",
+            "pcode",
+            "individuals",
+            "households",
+            "males",
+            "females",
+            "assessments",
+        ),
+        (
+            (
+                round_.operation_id,
+                round_id,
+                atype,
+                group,
+                path[0],
+                len(path) - 1,
+                path[1] if len(path) > 1 else "",
+                path[2] if len(path) > 2 else "",
+                path[3] if len(path) > 3 else "",
+                path[-1],
+                cell.individuals,
+                cell.households,
+                cell.males,
+                cell.females,
+                cell.assessments,
             )
             for (atype, group, path), cell in final.items()
-        ],
-        batch_size=2000,
+        ),
     )
     return warnings

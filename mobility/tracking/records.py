@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class BreakdownPart:
     displacement_reason: str
     individuals: int
@@ -39,7 +39,7 @@ class BreakdownPart:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class FigureRecord:
     population_group: str
     individuals: int = 0
@@ -53,7 +53,7 @@ class FigureRecord:
     parts: list[BreakdownPart] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class IndicatorRecord:
     sector: str
     indicator: str
@@ -63,7 +63,7 @@ class IndicatorRecord:
     value_text: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class AssessmentRecord:
     operation_id: int
     round_id: int
@@ -93,6 +93,9 @@ class AssessmentRecord:
         return (self.round_id, self.assessment_type, self.place_key)
 
 
+PARTS_SCANNED = 16  # below this many parts a figure's list is scanned; above, indexed
+
+
 def _add(a: int | None, b: int | None) -> int | None:
     """Sum that stays unknown once any part is unknown (a partial sum would look complete)."""
     if a is None or b is None:
@@ -106,6 +109,9 @@ class RecordBuilder:
     def __init__(self):
         self.records: dict[tuple, AssessmentRecord] = {}
         self._group_rows: dict[tuple, int] = {}
+        # Parts of figures that have many (id(figure) → {part key: part}): finding the part to sum
+        # into stays O(1) however many reasons × origins a figure has.
+        self._part_index: dict[int, dict[tuple, BreakdownPart]] = {}
 
     def record(self, template: AssessmentRecord) -> AssessmentRecord:
         """The record with this identity, created from the template the first time."""
@@ -157,20 +163,34 @@ class RecordBuilder:
                 figure.shelter[k] = figure.shelter.get(k, 0) + v
             self._group_rows[key] += 1
         if part is not None:
-            for existing in figure.parts:
-                if existing.key() == part.key():
-                    existing.individuals += part.individuals
-                    existing.households = _add(existing.households, part.households)
-                    existing.males = _add(existing.males, part.males)
-                    existing.females = _add(existing.females, part.females)
-                    if part.source_ref:
-                        existing.source_ref = ",".join(filter(None, [existing.source_ref, part.source_ref]))[
-                            :200
-                        ]
-                    break
+            existing = self._find_part(figure, part.key())
+            if existing is not None:
+                existing.individuals += part.individuals
+                existing.households = _add(existing.households, part.households)
+                existing.males = _add(existing.males, part.males)
+                existing.females = _add(existing.females, part.females)
+                if part.source_ref:
+                    existing.source_ref = ",".join(filter(None, [existing.source_ref, part.source_ref]))[:200]
             else:
                 figure.parts.append(part)
+                index = self._part_index.get(id(figure))
+                if index is not None:
+                    index[part.key()] = part
         return figure
+
+    def _find_part(self, figure: FigureRecord, key: tuple) -> BreakdownPart | None:
+        index = self._part_index.get(id(figure))
+        if index is not None:
+            return index.get(key)
+        if len(figure.parts) < PARTS_SCANNED:
+            for existing in figure.parts:
+                if existing.key() == key:
+                    return existing
+            return None
+        index = self._part_index[id(figure)] = {}
+        for existing in figure.parts:
+            index.setdefault(existing.key(), existing)
+        return index.get(key)
 
     def results(self) -> list[AssessmentRecord]:
         return list(self.records.values())

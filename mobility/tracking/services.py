@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.utils import timezone
+
+from mobility.core.bulk import rows_insert
 from mobility.core.imports import Counts, ImportFailed
 from mobility.core.models import ImportJob, Round
 
 from .analytics import analytics_refresh
 from .models import Assessment, FigureBreakdown, IndicatorValue, PopulationFigure
-from .records import AssessmentRecord, BreakdownPart, FigureRecord, IndicatorRecord
+from .records import AssessmentRecord
 
 ASSESSMENT_FIELDS = (
     "operation_id",
@@ -62,69 +65,130 @@ ROUND_CLOSED = (
 )
 
 
+def _plain(value):
+    """A JSON field's value as a comparable tuple (dicts by sorted items)."""
+    if isinstance(value, dict):
+        return tuple(sorted(value.items()))
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+_FIGURE_PLAIN = tuple(name for name in FIGURE_FIELDS if name not in ("sadd", "shelter"))
+
+
+def _figure_snapshot(group: str, plain: tuple, sadd: dict, shelter: dict, parts: list[tuple]) -> tuple:
+    return group, plain, tuple(sorted(sadd.items())), tuple(sorted(shelter.items())), tuple(sorted(parts))
+
+
 def _snapshot_record(record: AssessmentRecord) -> tuple:
+    """What decides whether a stored assessment changes: its fields, figures, parts and indicators."""
     figures = tuple(
-        (
+        _figure_snapshot(
             group,
-            tuple(getattr(f, name) for name in FIGURE_FIELDS if name not in ("sadd", "shelter")),
-            tuple(sorted(f.sadd.items())),
-            tuple(sorted(f.shelter.items())),
-            tuple(sorted(tuple(getattr(p, n) for n in PART_FIELDS) for p in f.parts)),
+            tuple(getattr(f, name) for name in _FIGURE_PLAIN),
+            f.sadd,
+            f.shelter,
+            [tuple(getattr(p, n) for n in PART_FIELDS) for p in f.parts],
         )
         for group, f in sorted(record.figures.items())
     )
     indicators = tuple(sorted(tuple(getattr(i, n) for n in INDICATOR_FIELDS) for i in record.indicators))
-    fields = tuple(
-        tuple(sorted(v.items())) if isinstance(v, dict) else tuple(v) if isinstance(v, list) else v
-        for v in (getattr(record, name) for name in ASSESSMENT_FIELDS)
-    )
+    fields = tuple(_plain(getattr(record, name)) for name in ASSESSMENT_FIELDS)
     return fields, figures, indicators
 
 
-def _record_from_db(assessment: Assessment) -> AssessmentRecord:
-    record = AssessmentRecord(
-        round_id=assessment.round_id,
-        assessment_type=assessment.assessment_type,
-        place_key=assessment.place_key,
-        **{name: getattr(assessment, name) for name in ASSESSMENT_FIELDS},
-    )
-    for figure in assessment.figures.all():
-        record.figures[figure.population_group] = FigureRecord(
-            population_group=figure.population_group,
-            **{name: getattr(figure, name) for name in FIGURE_FIELDS},
-            parts=[BreakdownPart(**{n: getattr(p, n) for n in PART_FIELDS}) for p in figure.breakdowns.all()],
+def _stored_snapshots(round_id: int, assessment_type: str) -> dict[str, tuple[int, tuple]]:
+    """{place_key: (assessment id, snapshot)} of what the round holds, read with four flat queries.
+
+    The snapshot is built from the same values, in the same shape, as ``_snapshot_record`` builds
+    from a record, without model instances or prefetch querysets (which cost more than the rows).
+    """
+    assessments = list(
+        Assessment.objects.filter(round_id=round_id, assessment_type=assessment_type).values_list(
+            "pk", "place_key", *ASSESSMENT_FIELDS
         )
-    record.indicators = [
-        IndicatorRecord(**{n: getattr(i, n) for n in INDICATOR_FIELDS}) for i in assessment.indicators.all()
-    ]
-    return record
-
-
-def _create_children(pairs: list[tuple[Assessment, AssessmentRecord]]) -> None:
-    figures, parts_for, indicators = [], [], []
-    for assessment, record in pairs:
-        for group, fig in record.figures.items():
-            figure = PopulationFigure(
-                assessment=assessment,
-                population_group=group,
-                **{name: getattr(fig, name) for name in FIGURE_FIELDS},
-            )
-            figures.append(figure)
-            parts_for.append((figure, fig.parts))
-        indicators += [
-            IndicatorValue(assessment=assessment, **{n: getattr(i, n) for n in INDICATOR_FIELDS})
-            for i in record.indicators
-        ]
-    PopulationFigure.objects.bulk_create(figures, batch_size=2000)
-    FigureBreakdown.objects.bulk_create(
-        [
-            FigureBreakdown(figure=figure, **{n: getattr(p, n) for n in PART_FIELDS})
-            for figure, parts in parts_for
-            for p in parts
-        ],
-        batch_size=2000,
     )
-    IndicatorValue.objects.bulk_create(indicators, batch_size=2000)
+    if not assessments:
+        return {}
+    in_round = {"assessment__round_id": round_id, "assessment__assessment_type": assessment_type}
+    parts: dict[int, list[tuple]] = defaultdict(list)
+    for figure_id, *values in FigureBreakdown.objects.filter(
+        figure__assessment__round_id=round_id, figure__assessment__assessment_type=assessment_type
+    ).values_list("figure_id", *PART_FIELDS):
+        parts[figure_id].append(tuple(values))
+    figures: dict[int, list[tuple]] = defaultdict(list)
+    plain_at = [FIGURE_FIELDS.index(name) for name in _FIGURE_PLAIN]
+    sadd_at, shelter_at = FIGURE_FIELDS.index("sadd"), FIGURE_FIELDS.index("shelter")
+    for figure_id, assessment_id, group, *values in PopulationFigure.objects.filter(**in_round).values_list(
+        "pk", "assessment_id", "population_group", *FIGURE_FIELDS
+    ):
+        figures[assessment_id].append(
+            _figure_snapshot(
+                group,
+                tuple(values[i] for i in plain_at),
+                values[sadd_at],
+                values[shelter_at],
+                parts.pop(figure_id, []),
+            )
+        )
+    indicators: dict[int, list[tuple]] = defaultdict(list)
+    for assessment_id, *values in IndicatorValue.objects.filter(**in_round).values_list(
+        "assessment_id", *INDICATOR_FIELDS
+    ):
+        indicators[assessment_id].append(tuple(values))
+    out = {}
+    for pk, place_key, *values in assessments:
+        fields = tuple(_plain(v) for v in values)
+        snapshot = (fields, tuple(sorted(figures.pop(pk, []))), tuple(sorted(indicators.pop(pk, []))))
+        out[place_key] = (pk, snapshot)
+    return out
+
+
+def _chunks(items: list, size: int = 5000):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _create_children(pairs: list[tuple[int, AssessmentRecord]], round_id: int, assessment_type: str) -> None:
+    """Insert the figures, parts and indicators of freshly written assessments (ids given)."""
+    rows_insert(
+        PopulationFigure,
+        ("assessment_id", "population_group", *FIGURE_FIELDS),
+        (
+            (assessment_id, group, *(getattr(fig, name) for name in FIGURE_FIELDS))
+            for assessment_id, record in pairs
+            for group, fig in record.figures.items()
+        ),
+    )
+    if any(fig.parts for _, record in pairs for fig in record.figures.values()):
+        written = {assessment_id for assessment_id, _ in pairs}
+        figure_ids = {
+            (assessment_id, group): pk
+            for pk, assessment_id, group in PopulationFigure.objects.filter(
+                assessment__round_id=round_id, assessment__assessment_type=assessment_type
+            ).values_list("pk", "assessment_id", "population_group")
+            if assessment_id in written
+        }
+        rows_insert(
+            FigureBreakdown,
+            ("figure_id", *PART_FIELDS),
+            (
+                (figure_ids[(assessment_id, group)], *(getattr(p, n) for n in PART_FIELDS))
+                for assessment_id, record in pairs
+                for group, fig in record.figures.items()
+                for p in fig.parts
+            ),
+        )
+    rows_insert(
+        IndicatorValue,
+        ("assessment_id", *INDICATOR_FIELDS),
+        (
+            (assessment_id, *(getattr(i, n) for n in INDICATOR_FIELDS))
+            for assessment_id, record in pairs
+            for i in record.indicators
+        ),
+    )
 
 
 def assessments_write(
@@ -141,67 +205,92 @@ def assessments_write(
         by_round[(record.round_id, record.assessment_type)].append(record)
     rounds_touched = set()
     for (round_id, assessment_type), batch in by_round.items():
-        existing = {
-            a.place_key: a
-            for a in Assessment.objects.filter(
-                round_id=round_id, assessment_type=assessment_type
-            ).prefetch_related("figures__breakdowns", "indicators")
-        }
-        new_pairs, changed_pairs = [], []
+        # A round that holds nothing of this type yet needs no comparison at all.
+        existing = _stored_snapshots(round_id, assessment_type)
+        new_records, changed = [], []
         for record in batch:
             current = existing.pop(record.place_key, None)
             if current is None:
-                assessment = Assessment(
-                    round_id=round_id,
-                    assessment_type=assessment_type,
-                    place_key=record.place_key,
-                    import_job=job,
-                    **{name: getattr(record, name) for name in ASSESSMENT_FIELDS},
-                )
-                new_pairs.append((assessment, record))
-            elif _snapshot_record(_record_from_db(current)) != _snapshot_record(record):
-                for name in ASSESSMENT_FIELDS:
-                    setattr(current, name, getattr(record, name))
-                current.import_job = job
-                changed_pairs.append((current, record))
+                new_records.append(record)
+            elif current[1] != _snapshot_record(record):
+                changed.append((current[0], record))
             else:
                 counts.unchanged += 1
-            if progress:
-                progress.advance()
-        if new_pairs or changed_pairs:
-            round_ = Round.objects.select_related("operation").get(pk=round_id)
-            if round_.status in (Round.Status.PUBLISHED, Round.Status.SUPERSEDED):
-                raise ImportFailed(
-                    ROUND_CLOSED.format(
-                        number=round_.number, operation=round_.operation, status=round_.status
-                    )
+        if progress:
+            progress.advance(len(batch))
+        if not (new_records or changed):
+            if existing:
+                counts.summary["not_in_file"] = counts.summary.get("not_in_file", 0) + len(existing)
+            continue
+        round_ = Round.objects.select_related("operation").get(pk=round_id)
+        if round_.status in (Round.Status.PUBLISHED, Round.Status.SUPERSEDED):
+            raise ImportFailed(
+                ROUND_CLOSED.format(number=round_.number, operation=round_.operation, status=round_.status)
+            )
+        now = timezone.now()
+        job_id = job.pk if job is not None else None
+        rows_insert(
+            Assessment,
+            (
+                "created_at",
+                "updated_at",
+                "round_id",
+                "assessment_type",
+                "place_key",
+                "import_job_id",
+                *ASSESSMENT_FIELDS,
+            ),
+            (
+                (
+                    now,
+                    now,
+                    round_id,
+                    assessment_type,
+                    r.place_key,
+                    job_id,
+                    *(getattr(r, n) for n in ASSESSMENT_FIELDS),
                 )
-        Assessment.objects.bulk_create([a for a, _ in new_pairs], batch_size=2000)
-        if changed_pairs:
-            Assessment.objects.bulk_update(
-                [a for a, _ in changed_pairs], [*ASSESSMENT_FIELDS, "import_job"], batch_size=2000
-            )
-            PopulationFigure.objects.filter(assessment__in=[a for a, _ in changed_pairs]).delete()
-            IndicatorValue.objects.filter(assessment__in=[a for a, _ in changed_pairs]).delete()
-        if new_pairs and new_pairs[0][0].pk is None:
-            # Backends that do not return ids from bulk_create: read them back by identity.
-            ids = dict(
-                Assessment.objects.filter(
-                    round_id=round_id,
-                    assessment_type=assessment_type,
-                    place_key__in=[a.place_key for a, _ in new_pairs],
+                for r in new_records
+            ),
+        )
+        pairs = []
+        if new_records:
+            wanted = {r.place_key for r in new_records}
+            ids = {
+                place_key: pk
+                for place_key, pk in Assessment.objects.filter(
+                    round_id=round_id, assessment_type=assessment_type
                 ).values_list("place_key", "pk")
+                if place_key in wanted
+            }
+            pairs = [(ids[r.place_key], r) for r in new_records]
+        if changed:
+            Assessment.objects.bulk_update(
+                [
+                    Assessment(
+                        pk=pk,
+                        round_id=round_id,
+                        assessment_type=assessment_type,
+                        place_key=r.place_key,
+                        import_job=job,
+                        **{name: getattr(r, name) for name in ASSESSMENT_FIELDS},
+                    )
+                    for pk, r in changed
+                ],
+                [*ASSESSMENT_FIELDS, "import_job"],
+                batch_size=2000,
             )
-            for assessment, _ in new_pairs:
-                assessment.pk = ids[assessment.place_key]
-        _create_children(new_pairs + changed_pairs)
-        counts.created += len(new_pairs)
-        counts.updated += len(changed_pairs)
+            for chunk in _chunks([pk for pk, _ in changed]):
+                FigureBreakdown.objects.filter(figure__assessment_id__in=chunk).delete()
+                PopulationFigure.objects.filter(assessment_id__in=chunk).delete()
+                IndicatorValue.objects.filter(assessment_id__in=chunk).delete()
+            pairs += changed
+        _create_children(pairs, round_id, assessment_type)
+        counts.created += len(new_records)
+        counts.updated += len(changed)
         if existing:
-            counts.summary.setdefault("not_in_file", 0)
-            counts.summary["not_in_file"] += len(existing)
-        if new_pairs or changed_pairs:
-            rounds_touched.add(round_id)
+            counts.summary["not_in_file"] = counts.summary.get("not_in_file", 0) + len(existing)
+        rounds_touched.add(round_id)
     warnings = []
     for round_id in sorted(rounds_touched):
         warnings += analytics_refresh(round_id=round_id)

@@ -6,97 +6,180 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reporting_round', models.PositiveIntegerField()),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('status', models.CharField(choices=[('current', 'Current'), ('superseded', 'Superseded by a correction'), ('withdrawn', 'Withdrawn')], default='current', max_length=16)),
-                ('published_at', models.DateTimeField(auto_now_add=True)),
-                ('change_note', models.TextField(blank=True)),
-                ('threshold', models.PositiveIntegerField(default=5)),
-                ('disclosure_report', models.JSONField(blank=True, default=dict)),
-                ('source_note', models.CharField(blank=True, max_length=300)),
-                ('operation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases', to='core.operation')),
-                ('published_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases', to='core.round')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reporting_round", models.PositiveIntegerField()),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("superseded", "Superseded by a correction"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("published_at", models.DateTimeField(auto_now_add=True)),
+                ("change_note", models.TextField(blank=True)),
+                ("threshold", models.PositiveIntegerField(default=5)),
+                ("disclosure_report", models.JSONField(blank=True, default=dict)),
+                ("source_note", models.CharField(blank=True, max_length=300)),
+                (
+                    "operation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases",
+                        to="core.operation",
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="releases", to="core.round"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['operation', '-reporting_round', '-version'],
+                "ordering": ["operation", "-reporting_round", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='PublishedCell',
+            name="PublishedCell",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('assessment_type', models.CharField(max_length=3)),
-                ('population_group', models.CharField(choices=[('IDP', 'Internally displaced persons'), ('RET-IDP', 'Returnees from internal displacement'), ('RET-ABR', 'Returnees from abroad'), ('MIG', 'Migrants'), ('REF', 'Refugees and asylum seekers'), ('HOST', 'Host community')], max_length=8)),
-                ('country_iso3', models.CharField(db_index=True, max_length=3)),
-                ('location_name', models.CharField(blank=True, max_length=200)),
-                ('admin_level', models.PositiveSmallIntegerField()),
-                ('admin1_code', models.CharField(blank=True, max_length=32)),
-                ('admin1_name', models.CharField(blank=True, max_length=200)),
-                ('admin2_code', models.CharField(blank=True, max_length=32)),
-                ('admin2_name', models.CharField(blank=True, max_length=200)),
-                ('admin3_code', models.CharField(blank=True, max_length=32)),
-                ('admin3_name', models.CharField(blank=True, max_length=200)),
-                ('provider_admin1_name', models.CharField(blank=True, max_length=200)),
-                ('provider_admin2_name', models.CharField(blank=True, max_length=200)),
-                ('location_code', models.CharField(blank=True, max_length=64)),
-                ('breakdown', models.CharField(blank=True, choices=[('', 'Total'), ('sex_age', 'Sex and age band'), ('reason', 'Displacement reason and origin')], default='', max_length=8)),
-                ('band', models.CharField(blank=True, max_length=32)),
-                ('displacement_reason', models.CharField(blank=True, max_length=24)),
-                ('provider_reason', models.CharField(blank=True, max_length=200)),
-                ('origin_admin1_code', models.CharField(blank=True, max_length=32)),
-                ('origin_admin1_name', models.CharField(blank=True, max_length=200)),
-                ('individuals', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('households', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('males', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('females', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('source_ref', models.CharField(blank=True, max_length=64)),
-                ('suppressed', models.BooleanField(default=False)),
-                ('suppression', models.CharField(blank=True, max_length=16)),
-                ('reporting_date', models.DateField()),
-                ('reference_period_start', models.DateField()),
-                ('reference_period_end', models.DateField()),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cells', to='publishing.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("assessment_type", models.CharField(max_length=3)),
+                (
+                    "population_group",
+                    models.CharField(
+                        choices=[
+                            ("IDP", "Internally displaced persons"),
+                            ("RET-IDP", "Returnees from internal displacement"),
+                            ("RET-ABR", "Returnees from abroad"),
+                            ("MIG", "Migrants"),
+                            ("REF", "Refugees and asylum seekers"),
+                            ("HOST", "Host community"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("country_iso3", models.CharField(db_index=True, max_length=3)),
+                ("location_name", models.CharField(blank=True, max_length=200)),
+                ("admin_level", models.PositiveSmallIntegerField()),
+                ("admin1_code", models.CharField(blank=True, max_length=32)),
+                ("admin1_name", models.CharField(blank=True, max_length=200)),
+                ("admin2_code", models.CharField(blank=True, max_length=32)),
+                ("admin2_name", models.CharField(blank=True, max_length=200)),
+                ("admin3_code", models.CharField(blank=True, max_length=32)),
+                ("admin3_name", models.CharField(blank=True, max_length=200)),
+                ("provider_admin1_name", models.CharField(blank=True, max_length=200)),
+                ("provider_admin2_name", models.CharField(blank=True, max_length=200)),
+                ("location_code", models.CharField(blank=True, max_length=64)),
+                (
+                    "breakdown",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Total"),
+                            ("sex_age", "Sex and age band"),
+                            ("reason", "Displacement reason and origin"),
+                        ],
+                        default="",
+                        max_length=8,
+                    ),
+                ),
+                ("band", models.CharField(blank=True, max_length=32)),
+                ("displacement_reason", models.CharField(blank=True, max_length=24)),
+                ("provider_reason", models.CharField(blank=True, max_length=200)),
+                ("origin_admin1_code", models.CharField(blank=True, max_length=32)),
+                ("origin_admin1_name", models.CharField(blank=True, max_length=200)),
+                ("individuals", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("households", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("males", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("females", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("source_ref", models.CharField(blank=True, max_length=64)),
+                ("suppressed", models.BooleanField(default=False)),
+                ("suppression", models.CharField(blank=True, max_length=16)),
+                ("reporting_date", models.DateField()),
+                ("reference_period_start", models.DateField()),
+                ("reference_period_end", models.DateField()),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cells",
+                        to="publishing.release",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['release', 'admin_level', 'admin1_code', 'admin2_code', 'admin3_code'],
+                "ordering": ["release", "admin_level", "admin1_code", "admin2_code", "admin3_code"],
             },
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.UniqueConstraint(fields=('operation', 'reporting_round', 'version'), name='release_version_unique'),
+            model_name="release",
+            constraint=models.UniqueConstraint(
+                fields=("operation", "reporting_round", "version"), name="release_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'current')), fields=('operation', 'reporting_round'), name='release_one_current_per_round'),
+            model_name="release",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "current")),
+                fields=("operation", "reporting_round"),
+                name="release_one_current_per_round",
+            ),
         ),
         migrations.AddIndex(
-            model_name='publishedcell',
-            index=models.Index(fields=['release', 'breakdown', 'admin_level', 'population_group'], name='publishing__release_b05a89_idx'),
+            model_name="publishedcell",
+            index=models.Index(
+                fields=["release", "breakdown", "admin_level", "population_group"],
+                name="publishing__release_b05a89_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='publishedcell',
-            index=models.Index(fields=['country_iso3', 'admin_level', 'breakdown'], name='publishing__country_9f7a92_idx'),
+            model_name="publishedcell",
+            index=models.Index(
+                fields=["country_iso3", "admin_level", "breakdown"], name="publishing__country_9f7a92_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='publishedcell',
-            index=models.Index(fields=['admin1_code'], name='publishing__admin1__7251de_idx'),
+            model_name="publishedcell",
+            index=models.Index(fields=["admin1_code"], name="publishing__admin1__7251de_idx"),
         ),
         migrations.AddIndex(
-            model_name='publishedcell',
-            index=models.Index(fields=['admin2_code'], name='publishing__admin2__f7703e_idx'),
+            model_name="publishedcell",
+            index=models.Index(fields=["admin2_code"], name="publishing__admin2__f7703e_idx"),
         ),
     ]

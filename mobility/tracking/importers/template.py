@@ -6,6 +6,8 @@ tracking/data/template_columns.csv and docs/tracking.md; the template is at /tra
 
 from __future__ import annotations
 
+from collections import Counter
+
 from mobility.core.imports import Counts, ReadResult, RowError, job_path, register
 from mobility.core.models import PopulationGroup
 from mobility.core.sadd import AgeBands, Sadd
@@ -65,12 +67,76 @@ def template_columns(bands: AgeBands | None = None) -> list[str]:
     return PLACE_COLUMNS + FIGURE_COLUMNS + sadd + DETAIL_COLUMNS
 
 
+_GROUPS = frozenset(PopulationGroup.values)
+_TYPES = frozenset(AssessmentType.values)
+PROGRESS_EVERY = 1000  # rows between progress updates (each update costs a clock read)
+
+
 def _group(value: str) -> str | None:
     text = value.strip()
-    if text.upper() in PopulationGroup.values:
+    if text.upper() in _GROUPS:
         return text.upper()
     key = text.lower().replace(" ", "_").replace("-", "_")
     return PREFIX_GROUP.get(key) or PREFIX_GROUP.get(key.rstrip("s"))
+
+
+def _count(text: str) -> int | None:
+    """parse_count, with the common case (plain digits) taken first."""
+    if not text:
+        return None
+    if text.isdigit() and text.isascii():
+        return int(text)
+    return parse_count(text)
+
+
+class _Memo:
+    """Results of pure text functions, computed once per distinct text (a file repeats few values)."""
+
+    def __init__(self, fn):
+        self.fn, self.seen = fn, {}
+
+    def __call__(self, text):
+        try:
+            result = self.seen[text]
+        except KeyError:
+            try:
+                result = self.fn(text)
+            except ValueError as exc:
+                result = exc
+            self.seen[text] = result
+        if isinstance(result, ValueError):
+            raise result
+        return result
+
+
+class _ResolverCache:
+    """PlaceResolver.resolve once per distinct place columns; repeats replay its counters and review list."""
+
+    KEYS = ("admin1_code", "admin1_name", "admin2_code", "admin2_name", "admin3_code", "admin3_name")
+
+    def __init__(self, resolver: PlaceResolver):
+        self.resolver, self.seen = resolver, {}
+
+    def resolve(self, values: dict[str, str], depth: int):
+        key = (depth, *(values[k] for k in self.KEYS))
+        hit = self.seen.get(key)
+        r = self.resolver
+        if hit is None:
+            kept, replaced, reviewed = Counter(r.kept), Counter(r.replaced), len(r.review)
+            codes, problems = r.resolve(values, depth)
+            hit = self.seen[key] = (
+                codes,
+                problems,
+                r.kept - kept,
+                r.replaced - replaced,
+                r.review[reviewed:],
+            )
+        else:
+            codes, problems, kept, replaced, review = hit
+            r.kept.update(kept)
+            r.replaced.update(replaced)
+            r.review.extend(review)
+        return codes, problems
 
 
 class TemplateImporter:
@@ -85,23 +151,36 @@ class TemplateImporter:
         )
         columns = template_columns(bands)
         table = read_table(job_path(job), expected=columns)
+        missing = dict.fromkeys((c for c in columns if c not in set(table.columns)), "")
         resolver = PlaceResolver(country_iso3=context.country_iso3, job=job, operation=context.operation)
+        places = _ResolverCache(resolver)
+        group_of, date_of = _Memo(_group), _Memo(parse_date)
+        reason_of, shelter_of = _Memo(reason_from_text), _Memo(shelter_from_text)
+        labels = bands.labels()
+        female_columns = [f"female_{b}" for b in labels]
+        male_columns = [f"male_{b}" for b in labels]
+        allowed_groups = ", ".join(PopulationGroup.values)
+        allowed_types = ", ".join(AssessmentType.values)
+        operation_id, round_id = context.operation.pk, context.round.pk
+        round_end = context.round.end_date
         builder = RecordBuilder()
         errors: list[RowError] = []
         seen: dict[tuple, tuple[int, tuple]] = {}
         repeated: list[int] = []
         rows_read = 0
         progress.start(table.total_rows, "reading")
-        for number, raw in table:
+        for number, values in table:
             rows_read += 1
-            progress.advance()
-            values = {c: raw.get(c, "").strip() for c in columns}
+            if rows_read % PROGRESS_EVERY == 0:
+                progress.advance(PROGRESS_EVERY)
+            if missing:
+                values.update(missing)  # the table's cells are already stripped
             row_errors: list[RowError] = []
 
             def count(column, _v=values, _e=row_errors, _n=number):
-                text = _v.get(column, "")
+                text = _v[column]
                 try:
-                    n = parse_count(text)
+                    n = _count(text)
                 except ValueError:
                     _e.append(RowError(_n, column, NUMBER_INVALID.format(value=text[:50]), text[:50]))
                     return None
@@ -110,15 +189,13 @@ class TemplateImporter:
                     return None
                 return n
 
-            group = _group(values["population_group"])
+            group = group_of(values["population_group"])
             if group is None:
                 row_errors.append(
                     RowError(
                         number,
                         "population_group",
-                        GROUP_UNKNOWN.format(
-                            value=values["population_group"][:50], allowed=", ".join(PopulationGroup.values)
-                        ),
+                        GROUP_UNKNOWN.format(value=values["population_group"][:50], allowed=allowed_groups),
                         values["population_group"][:50],
                     )
                 )
@@ -126,10 +203,12 @@ class TemplateImporter:
             if individuals is None and not any(e.column == "individuals" for e in row_errors):
                 row_errors.append(RowError(number, "individuals", INDIVIDUALS_REQUIRED))
             households, males, females = count("households"), count("males"), count("females")
-            female = [count(f"female_{b}") for b in bands.labels()]
-            male = [count(f"male_{b}") for b in bands.labels()]
+            female = [count(c) for c in female_columns]
+            male = [count(c) for c in male_columns]
             sadd = {}
-            if individuals is not None and any(p is not None for p in female + male):
+            if individuals is not None and (
+                any(p is not None for p in female) or any(p is not None for p in male)
+            ):
                 parts = Sadd.build(total=individuals, bands=bands, female=female, male=male)
                 problems = parts.problems()
                 if problems:
@@ -139,12 +218,12 @@ class TemplateImporter:
                     if parts.is_complete and males is None and females is None:
                         males, females = parts.male_total, parts.female_total
             atype = values["assessment_type"].upper() or AssessmentType.BASELINE_AREA
-            if atype not in AssessmentType.values:
+            if atype not in _TYPES:
                 row_errors.append(
                     RowError(
                         number,
                         "assessment_type",
-                        TYPE_UNKNOWN.format(value=atype[:20], allowed=", ".join(AssessmentType.values)),
+                        TYPE_UNKNOWN.format(value=atype[:20], allowed=allowed_types),
                         atype[:20],
                     )
                 )
@@ -159,7 +238,7 @@ class TemplateImporter:
                     )
                 )
             try:
-                reporting_date = parse_date(values["reporting_date"]) or context.round.end_date
+                reporting_date = date_of(values["reporting_date"]) or round_end
             except ValueError:
                 row_errors.append(
                     RowError(
@@ -169,11 +248,16 @@ class TemplateImporter:
                         values["reporting_date"][:50],
                     )
                 )
-                reporting_date = context.round.end_date
-            depth = max(
-                (lvl for lvl in (1, 2, 3) if values[f"admin{lvl}_code"] or values[f"admin{lvl}_name"]),
-                default=0,
-            )
+                reporting_date = round_end
+            key_informants = count("key_informants")
+            if values["admin3_code"] or values["admin3_name"]:
+                depth = 3
+            elif values["admin2_code"] or values["admin2_name"]:
+                depth = 2
+            elif values["admin1_code"] or values["admin1_name"]:
+                depth = 1
+            else:
+                depth = 0
             site = values["site_code"]
             if depth == 0 and not site:
                 row_errors.append(
@@ -183,7 +267,7 @@ class TemplateImporter:
                 )
                 codes = {}
             else:
-                codes, problems = resolver.resolve(values, depth) if depth else ({}, [])
+                codes, problems = places.resolve(values, depth) if depth else ({}, [])
                 for column, value, message in problems:
                     row_errors.append(RowError(number, column, message, value[:50]))
             if row_errors:
@@ -194,7 +278,7 @@ class TemplateImporter:
             part = None
             if reason_text or values["origin_admin1_code"] or values["origin_admin2_code"]:
                 part = BreakdownPart(
-                    displacement_reason=reason_from_text(reason_text),
+                    displacement_reason=reason_of(reason_text),
                     provider_reason=reason_text[:200],
                     origin_admin1_code=values["origin_admin1_code"][:32],
                     origin_admin2_code=values["origin_admin2_code"][:32],
@@ -210,16 +294,17 @@ class TemplateImporter:
                 households,
                 males,
                 females,
-                tuple(sorted(sadd.items())),
+                tuple(sorted(sadd.items())) if sadd else (),
                 values["shelter_type"],
             )
-            if key in seen:
-                if seen[key][1] != signature:
+            first = seen.get(key)
+            if first is not None:
+                if first[1] != signature:
                     errors.append(
                         RowError(
                             number,
                             "population_group",
-                            DUPLICATE_ROW.format(place=place_key, group=group, first=seen[key][0]),
+                            DUPLICATE_ROW.format(place=place_key, group=group, first=first[0]),
                             group,
                         )
                     )
@@ -229,8 +314,8 @@ class TemplateImporter:
             seen[key] = (number, signature)
             record = builder.record(
                 AssessmentRecord(
-                    operation_id=context.operation.pk,
-                    round_id=context.round.pk,
+                    operation_id=operation_id,
+                    round_id=round_id,
                     assessment_type=atype,
                     place_key=place_key[:64],
                     country_iso3=context.country_iso3,
@@ -244,15 +329,13 @@ class TemplateImporter:
                     provider_admin2_name=values["admin2_name"][:200],
                     provider_admin3_name=values["admin3_name"][:200],
                     provider_location_name=values["site_name"][:200],
-                    key_informants=count("key_informants"),
+                    key_informants=key_informants,
                     source="template",
                     source_ref=f"row {number}",
                     first_row=number,
                 )
             )
-            shelter = (
-                {shelter_from_text(values["shelter_type"]): individuals} if values["shelter_type"] else None
-            )
+            shelter = {shelter_of(values["shelter_type"]): individuals} if values["shelter_type"] else None
             builder.add_figure(
                 record,
                 population_group=group,
@@ -264,6 +347,7 @@ class TemplateImporter:
                 shelter=shelter,
                 part=part,
             )
+        progress.advance(rows_read % PROGRESS_EVERY)
         resolver.record_review()
         warnings = resolver.warnings()
         if repeated:
