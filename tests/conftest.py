@@ -68,3 +68,11 @@ def enumerator(db, django_user_model, operation):
 def outsider(db, django_user_model, other_operation):
     """A data manager of another operation."""
     return _user(django_user_model, "outsider", other_operation, Role.DATA_MANAGER)
+
+
+@pytest.fixture
+def browser(live_server, monkeypatch):
+    """Debian's chromium driven by Playwright, against the live test server (see tests/browser.py)."""
+    from tests.browser import launched_browser
+
+    yield from launched_browser(monkeypatch)

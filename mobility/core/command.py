@@ -31,6 +31,26 @@ class MobilityCommand(BaseCommand):
         raise CommandError(message)
 
 
+class SubcommandCommand(MobilityCommand):
+    """A command whose subcommands live in modules with HELP, EXAMPLE, add_arguments() and handle()."""
+
+    subcommands: dict = {}
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="subcommand", required=True)
+        for name, module in self.subcommands.items():
+            p = sub.add_parser(
+                name,
+                help=module.HELP,
+                epilog="Example:\n  " + module.EXAMPLE,
+                formatter_class=parser.formatter_class,
+            )
+            module.add_arguments(p)
+
+    def handle(self, *args, subcommand, **options):
+        return self.subcommands[subcommand].handle(self, **options)
+
+
 class RichProgress:
     """A rich progress bar on stderr that satisfies core.imports.Progress."""
 

@@ -16,15 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, VENDOR
+from tests.browser import PASSWORD, needs_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = needs_chromium
 MOBILITY = Path(__file__).resolve().parents[2] / "mobility"
 GAZETTEER = MOBILITY / "gazetteer" / "data"
 ROUNDS = MOBILITY / "tracking" / "data"
@@ -76,25 +70,6 @@ def check_parts(records: list[dict], by_admin1: Counter) -> None:
     assert set(parts) | hidden == set(by_admin1)
     for code, expected in by_admin1.items():
         assert parts[code] < expected if code in hidden else parts[code] == expected, code
-
-
-@pytest.fixture
-def browser(live_server, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test still reads the database directly.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not (VENDOR / "leaflet" / "leaflet.js").exists():
-        pytest.skip("the page libraries are not vendored: run scripts/vendor.sh first")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        # Inside Playwright's event loop Django hands this thread other connection objects;
-        # close them here, or PostgreSQL cannot drop the test database afterwards.
-        from django.db import connections
-
-        connections.close_all()
-        browser.close()
 
 
 def new_page(browser, errors: list[str]):

@@ -4,37 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from tests.browser import PASSWORD, VENDOR, needs_chromium
 
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, VENDOR
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = needs_chromium
 MOZ_BOUNDARIES = VENDOR.parents[2] / "gazetteer" / "data" / "moz_adm2_geoboundaries_simplified.geojson"
-
-
-@pytest.fixture
-def browser(live_server, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test still reads the database directly.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not (VENDOR / "leaflet" / "leaflet.js").exists():
-        pytest.skip("the page libraries are not vendored: run scripts/vendor.sh first")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        # Inside Playwright's event loop Django hands this thread other connection objects;
-        # close them here, or PostgreSQL cannot drop the test database afterwards.
-        from django.db import connections
-
-        connections.close_all()
-        browser.close()
 
 
 def new_page(browser, errors):

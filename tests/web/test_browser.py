@@ -7,53 +7,23 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VENDOR = Path(__file__).resolve().parents[2] / "mobility" / "web" / "static" / "vendor"
-PCODE_FILE = Path(__file__).parent / "data" / "moz_cabo_delgado_pcodes.csv"
-PASSWORD = "a-long-test-password"
+from tests.browser import PASSWORD, needs_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+PCODE_FILE = Path(__file__).parent / "data" / "moz_cabo_delgado_pcodes.csv"
+
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-def page(live_server, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test still reads the database directly.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not (VENDOR / "htmx" / "htmx.min.js").exists():
-        pytest.skip("the page libraries are not vendored: run scripts/vendor.sh first")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        # Inside Playwright's event loop Django hands this thread other connection objects;
-        # close them here, or PostgreSQL cannot drop the test database afterwards.
-        from django.db import connections
-
-        connections.close_all()
-        context.close()
-        browser.close()
-        assert not errors, f"JavaScript errors in the page: {errors}"
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 def test_upload_watch_resolve_and_reuse(page, live_server, transactional_db, django_user_model):
