@@ -2,10 +2,14 @@
 """Screenshots of every page at 1280 px and 390 px wide, in English and (for the main pages) Arabic and French.
 
 Without --base-url it builds a throw-away demo: a temporary var dir (SQLite database, uploads, job
-queue), `mobility migrate`, `mobility demo`, a few extra rows (a viewer, a failed import with row
-errors), and the development server on a free port. With --base-url it only logs in and shoots.
+queue), `mobility migrate`, `mobility demo` (gazetteers, operations, two MOZ tracking rounds with
+round 1 published, ETT events, site assessments), a few extra rows (a viewer, a failed import with
+row errors, MOZ round 2 moved to validating so it can be published), and the development server on
+a free port. With --base-url it only logs in and shoots. The tracking and publishing pages are shot
+in every language; the dashboard and the releases also anonymously.
 
 Example: .venv/bin/python scripts/screenshots.py
+Example: .venv/bin/python scripts/screenshots.py --pages dashboard,area,release --languages ar
 Example: .venv/bin/python scripts/screenshots.py --base-url http://127.0.0.1:8000 --password SECRET
 """
 
@@ -66,7 +70,18 @@ bad.write_text(
 job = imports.job_create(kind="gazetteer.cod", source=bad, profile={"country": "MOZ", "edition": "test"}, by=admin)
 imports.run(job)
 print("failed job", job.pk, job.status)
+# A round waiting in validation, so the "Publish round" page has figures to check.
+from mobility.core.models import Round
+for waiting in Round.objects.filter(operation__country_iso3="MOZ", status=Round.Status.COLLECTING):
+    services.round_advance(round=waiting, to=Round.Status.VALIDATING, by=admin)
 """
+
+# A workbook to map on the "new profile" page: a real DTM one when ../shared has it, else the demo CSV.
+WORKBOOKS = [
+    REPO.parent
+    / "shared/data/dtm/baseline_assessments/iom_dtm_hdx_dtm_mali_baseline_assessment_round_72.xlsx",
+    REPO / "mobility/tracking/data/demo_moz_round1.csv",
+]
 
 
 def free_port() -> int:
@@ -141,7 +156,50 @@ def discover(page, base: str) -> dict[str, str]:
     paths["edition-moz"] = first_href(page, "table a[href*='/versions/']")
     page.goto(base + "/operations/")
     paths["operation"] = first_href(page, "table a[href^='/operations/']")
+    moz = first_href(page, "table tr:has-text('MOZ') a[href^='/operations/']")
+    slug = moz.rstrip("/").rsplit("/", 1)[-1] if moz else None
+    if slug:
+        paths["operation-moz"] = moz
+        paths.update(
+            {
+                "dashboard": f"/tracking/{slug}/",
+                "compare": f"/tracking/{slug}/compare/",
+                "events": f"/tracking/{slug}/events/",
+                "alerts": f"/tracking/{slug}/alerts/?all=1",
+                "alert-rules": f"/tracking/{slug}/alert-rules/",
+                "ett": f"/tracking/{slug}/ett-since-last-round/",
+                "sites": f"/tracking/{slug}/sites/",
+                "releases": f"/publishing/{slug}/releases/",
+            }
+        )
+        page.goto(base + paths["dashboard"])
+        paths["area"] = first_href(page, "#top-areas a")
+        page.goto(base + paths["events"])
+        paths["event"] = first_href(page, "table a[href*='/events/']")
+        page.goto(base + paths["sites"])
+        paths["site"] = first_href(page, "table a[href*='/sites/']")
+        page.goto(base + paths["releases"])
+        paths["release"] = first_href(page, "table a[href*='/releases/']")
+        paths["round-publish"] = first_href(page, ".candidates a[href*='/publish/']")
+    page.goto(base + "/tracking/profiles/")
+    paths["profile"] = first_href(page, "table a[href^='/tracking/profiles/']")
+    if paths["profile"]:
+        paths["profile-import"] = paths["profile"] + "import/"
     return {key: value for key, value in paths.items() if value}
+
+
+def shoot_new_profile(page, base: str, prefix: str, out: Path, wanted) -> None:
+    """The mapping page empty, then (after uploading a workbook) with its columns suggested."""
+    if wanted("profile-new"):
+        shoot(page, base, prefix, "profile-new", "/tracking/profiles/new/", out)
+    workbook = next((path for path in WORKBOOKS if path.exists()), None)
+    if workbook is None or not wanted("profile-mapping"):
+        return
+    page.goto(base + "/tracking/profiles/new/")
+    page.set_input_files("input[type=file]", str(workbook))
+    page.click("form.form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    shoot(page, base, prefix, "profile-mapping", None, out)
 
 
 def main() -> None:
@@ -159,6 +217,8 @@ def main() -> None:
         default="en,ar,fr",
         help="comma-separated; pages beyond the main ones only in the first",
     )
+    parser.add_argument("--pages", default="", help="comma-separated page names to shoot (default: all)")
+    parser.add_argument("--widths", default="desktop,phone", help="comma-separated: desktop, phone")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -174,10 +234,16 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     languages = [code.strip() for code in args.languages.split(",") if code.strip()]
+    only = {name.strip() for name in args.pages.split(",") if name.strip()}
+    widths = {device: WIDTHS[device] for device in args.widths.split(",") if device in WIDTHS}
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for device, width in WIDTHS.items():
+            for device, width in widths.items():
                 for n, language in enumerate(languages):
                     context = browser.new_context(
                         viewport={"width": width, "height": 900}, device_scale_factor=1
@@ -189,7 +255,13 @@ def main() -> None:
                     page = context.new_page()
                     errors: list[str] = []
                     page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-                    shoot(page, base, f"{language}-{device}", "login", "/login/", out)
+                    prefix = f"{language}-{device}"
+                    if wanted("login"):
+                        shoot(page, base, prefix, "login", "/login/", out)
+                    anonymous = discover(page, base)
+                    for name in ("dashboard", "releases", "release"):
+                        if anonymous.get(name) and wanted(f"{name}-anon"):
+                            shoot(page, base, prefix, f"{name}-anon", anonymous[name], out)
                     page.goto(base + "/login/")
                     page.fill("#id_username", args.user)
                     page.fill("#id_password", password)
@@ -206,6 +278,23 @@ def main() -> None:
                         ("imports", "/imports/"),
                         ("import-failed", found.get("import-failed")),
                         ("operation", found.get("operation")),
+                        ("operation-moz", found.get("operation-moz")),
+                        ("dashboard", found.get("dashboard")),
+                        ("area", found.get("area")),
+                        ("compare", found.get("compare")),
+                        ("events", found.get("events")),
+                        ("event", found.get("event")),
+                        ("alerts", found.get("alerts")),
+                        ("alert-rules", found.get("alert-rules")),
+                        ("ett", found.get("ett")),
+                        ("sites", found.get("sites")),
+                        ("site", found.get("site")),
+                        ("profiles", "/tracking/profiles/"),
+                        ("profile", found.get("profile")),
+                        ("profile-import", found.get("profile-import")),
+                        ("round-publish", found.get("round-publish")),
+                        ("releases", found.get("releases")),
+                        ("release", found.get("release")),
                     ]
                     if n == 0:
                         pages += [
@@ -218,8 +307,9 @@ def main() -> None:
                             ("import-ok", found.get("import-ok")),
                         ]
                     for name, path in pages:
-                        if path:
-                            shoot(page, base, f"{language}-{device}", name, path, out)
+                        if path and wanted(name):
+                            shoot(page, base, prefix, name, path, out)
+                    shoot_new_profile(page, base, prefix, out, wanted)
                     if errors:
                         print(f"JavaScript errors ({language}, {device}): {errors}")
                     context.close()
@@ -231,9 +321,18 @@ def main() -> None:
     print(f"screenshots in {out}")
 
 
-def shoot(page, base: str, prefix: str, name: str, path: str, out: Path) -> None:
-    page.goto(base + path)
+def shoot(page, base: str, prefix: str, name: str, path: str | None, out: Path) -> None:
+    """Open path (None: the page as it is) and save a full-page picture once its map has loaded."""
+    if path is not None:
+        page.goto(base + path)
     page.wait_for_load_state("networkidle")
+    for map_id in ("#tracking-map", "#event-map"):
+        if page.locator(map_id).count():
+            try:
+                page.wait_for_selector(f"{map_id}[data-done]", timeout=10_000)
+            except Exception:  # noqa: BLE001 - a slow map still gets its picture
+                print(f"  (the map of {path} did not finish loading)")
+            page.wait_for_timeout(300)
     if page.locator("#area-map").count():
         # Wait for the boundaries (or the note saying there are none) before shooting.
         try:
@@ -241,6 +340,9 @@ def shoot(page, base: str, prefix: str, name: str, path: str, out: Path) -> None
         except Exception:  # noqa: BLE001 - a slow map still gets its picture
             print(f"  (the map of {path} did not finish loading)")
         page.wait_for_timeout(300)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if overflow > 0:
+        print(f"  ({prefix}-{name} is {overflow} px wider than the window)")
     target = out / f"{prefix}-{name}.png"
     page.screenshot(path=str(target), full_page=True)
     print(f"  {target.name}")

@@ -110,10 +110,10 @@ def round_create(request, slug: str, payload: RoundIn):
     summary="Move a round to its next state",
 )
 def round_advance(request, round_id: int, payload: AdvanceIn):
-    """planned → collecting → validating → published (validating may go back to collecting)."""
+    """planned → collecting → validating (may go back to collecting); publishing is POST /publishing/… or the CLI."""
     round_ = get_object_or_404(Round.objects.select_related("operation"), pk=round_id)
     _require(request, Action.PUBLISH, round_.operation)
-    return services.round_advance(round=round_, to=payload.to, by=request.user)
+    return services.round_advance_request(round=round_, to=payload.to, by=request.user)
 
 
 @router.post(

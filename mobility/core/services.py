@@ -15,6 +15,10 @@ from .models import ApiToken, AuditEntry, Membership, Operation, Role, Round
 ROUND_SKIPS_STATE = "Round {number} is {current}; it can only move to {allowed}."
 ROUND_NOT_PUBLISHED = "Round {number} is {current}; only a published round can be corrected."
 OPERATION_EXISTS = 'An operation named "{name}" already exists.'
+ROUND_PUBLISH_THROUGH_RELEASE = (
+    "Round {number} becomes public only through the disclosure check: use its Publish page or "
+    "`mobility tracking publish --operation {operation} --round {number}`."
+)
 
 
 def audit_record(
@@ -80,6 +84,15 @@ def round_advance(*, round: Round, to: str, by=None) -> Round:  # noqa: A002 - t
     audit_record(action="round.advance", obj=round_, by=by, detail={"from": before, "to": to})
     round.status, round.published_at = round_.status, round_.published_at
     return round_
+
+
+def round_advance_request(*, round: Round, to: str, by=None) -> Round:  # noqa: A002
+    """round_advance as users ask for it (pages, API, CLI): publishing goes through publishing.release_publish."""
+    if to == Round.Status.PUBLISHED and to in round.next_states():
+        raise ValidationError(
+            ROUND_PUBLISH_THROUGH_RELEASE.format(number=round.number, operation=round.operation.slug)
+        )
+    return round_advance(round=round, to=to, by=by)
 
 
 @transaction.atomic

@@ -177,11 +177,26 @@ def _guess_legacy(sample: bytes) -> str:
 
 
 def _sniff_delimiter(text: str) -> str:
-    try:
-        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
-    except csv.Error:
-        counts = {d: text.count(d) for d in ",;\t|"}
-        return max(counts, key=counts.get)
+    """The delimiter that splits the first lines into the same number of fields (more is better).
+
+    csv.Sniffer is fooled by quotes and apostrophes inside cells; field-count consistency is not.
+    """
+    lines = text.splitlines()[:50]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may cut the last line in half
+    best, best_score = ",", (-1.0, 0)
+    for delimiter in (",", ";", "\t", "|"):
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = (counts.count(mode) / len(counts) if mode > 1 else 0.0, mode)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
 
 
 def read_csv(

@@ -38,7 +38,12 @@ def operation_detail(request, slug):
     rounds = [
         {
             "round": r,
-            "next_states": [(s, Round.Status(s).label) for s in r.next_states()] if may_publish else [],
+            # Publishing has its own page (the disclosure check), so it is not a plain move here.
+            "next_states": [
+                (s, Round.Status(s).label) for s in r.next_states() if s != Round.Status.PUBLISHED
+            ]
+            if may_publish
+            else [],
         }
         for r in round_list(operation=operation, user=request.user)
     ]
@@ -68,7 +73,7 @@ def round_advance(request, slug, round_id):
     operation, round_ = _round_for_publisher(request, slug, round_id)
     to = request.POST.get("to", "")
     try:
-        services.round_advance(round=round_, to=to, by=request.user)
+        services.round_advance_request(round=round_, to=to, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,12 +11,60 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mobility.core.models import Operation, Round
 from mobility.core.permissions import Action, can
 
-from . import exports, selectors, services
+from . import disclosure, exports, selectors, services
 from .models import Release
+
+# The disclosure report speaks English (it is stored with the release); the page shows it translated.
+KIND_LABELS = {
+    disclosure.TOTAL: gettext_lazy("area total"),
+    disclosure.SEX: gettext_lazy("sex"),
+    disclosure.SEX_AGE: gettext_lazy("sex/age band"),
+    disclosure.REASON: gettext_lazy("reason × origin part"),
+    disclosure.SITE: gettext_lazy("site-level figure"),
+}
+REASON_LABELS = {
+    disclosure.PRIMARY: gettext_lazy("below the threshold"),
+    disclosure.ROLLUP: gettext_lazy("rolled up"),
+    disclosure.SECONDARY: gettext_lazy("protects another cell"),
+}
+WHY_LABELS = [
+    (
+        disclosure.WHY_ROLLUP,
+        gettext_lazy("fewer than %(threshold)s people; counted only in the total of %(parent)s"),
+    ),
+    (disclosure.WHY_PRIMARY, gettext_lazy("fewer than %(threshold)s people")),
+    (disclosure.WHY_SECONDARY, gettext_lazy("protects %(other)s")),
+]
+
+
+def _why(why: str) -> str:
+    """The disclosure check's English reason, in the page's language when it has one of the known shapes."""
+    for english, translated in WHY_LABELS:
+        pattern = re.escape(english)
+        for name in ("threshold", "parent", "other"):
+            pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>.+)")
+        match = re.fullmatch(pattern, why)
+        if match:
+            return str(translated) % match.groupdict()
+    return why
+
+
+def _shown(suppressions) -> list[dict]:
+    return [
+        {
+            "label": s.label,
+            "kind_label": KIND_LABELS.get(s.kind, s.kind_label),
+            "reason": s.reason,
+            "reason_label": REASON_LABELS.get(s.reason, s.reason),
+            "why": _why(s.why),
+        }
+        for s in suppressions
+    ]
 
 
 def _publisher_round(request, slug, round_id):
@@ -69,7 +119,7 @@ def round_publish(request, slug, round_id):
             "needs_note": version > 1 and not round_.correction_reason,
             "change_note": change_note or (round_.correction_reason if version > 1 else ""),
             "threshold": report.threshold,
-            "shown": report.suppressed[:500],
+            "shown": _shown(report.suppressed[:500]),
         },
     )
 

@@ -151,3 +151,23 @@ def test_openapi_spec_and_docs_are_served(client):
     ):
         assert path in spec["paths"], path
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_publishing_is_not_a_plain_move_over_the_api(client, rounds, data_manager):
+    from mobility.core.services import ROUND_PUBLISH_THROUGH_RELEASE
+
+    _, draft = rounds
+    for state in ("collecting", "validating"):
+        round_advance(round=draft, to=state)
+    r = client.post(
+        f"/api/v1/rounds/{draft.pk}/advance",
+        data=json.dumps({"to": "published"}),
+        content_type="application/json",
+        **bearer(data_manager),
+    )
+    assert r.status_code == 400
+    assert r.json()["detail"] == ROUND_PUBLISH_THROUGH_RELEASE.format(
+        number=2, operation=draft.operation.slug
+    )
+    draft.refresh_from_db()
+    assert draft.status == "validating"

@@ -28,3 +28,12 @@ def test_a_huge_cell_is_refused_with_its_row(tmp_path):
     with pytest.raises(TableError) as err:
         list(read_table(path))
     assert str(err.value) == FILE_CELL_TOO_LARGE.format(row=3, limit=MAX_CELL_CHARS)
+
+
+def test_quotes_and_semicolons_inside_cells_do_not_fool_the_delimiter_guess(tmp_path):
+    """Found by hypothesis: csv.Sniffer read this comma file as semicolon-separated."""
+    path = tmp_path / "f.csv"
+    path.write_text('admin1_name,admin2_name,population\n,";\'","\';"\n', encoding="cp1252")
+    table = read_table(path, encoding="cp1252")
+    assert table.columns == ["admin1_name", "admin2_name", "population"]
+    assert [row for _, row in table] == [{"admin1_name": "", "admin2_name": ";'", "population": "';"}]

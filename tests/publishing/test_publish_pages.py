@@ -92,3 +92,13 @@ def test_superseded_releases_are_not_public(client, viewer, validating_round):
         reverse("publishing:releases", args=[validating_round.operation.slug])
     ).content.decode()
     assert "Superseded" in listing
+
+
+def test_the_home_page_shows_each_operations_latest_published_idp_figure(client, validating_round):
+    assert "latest-figures" not in client.get("/").content.decode()
+    release = services.release_publish(round=validating_round)
+    national = release.cells.get(admin_level=0, population_group="IDP", breakdown="", assessment_type="BA")
+    page = client.get("/").content.decode()
+    assert 'id="latest-figures"' in page
+    assert reverse("publishing:release", args=[release.pk]) in page
+    assert f"{national.individuals:,}" in page

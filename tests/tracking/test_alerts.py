@@ -184,7 +184,11 @@ def test_open_alerts_show_on_the_dashboard_for_members_only(client, operation, d
 
     alert_rule_create(operation=operation, min_individuals=100, subscribers=[admin_user])
     event, _ = event_upsert(
-        operation=operation, code="DASH-1", event_type="conflict", date=dt.date(2026, 2, 3), country_iso3="MOZ"
+        operation=operation,
+        code="DASH-1",
+        event_type="conflict",
+        date=dt.date(2026, 2, 3),
+        country_iso3="MOZ",
     )
     movement_upsert(event=event, code="1", individuals=250)
     assert alerts_evaluate(events=[event])

@@ -143,14 +143,24 @@ def _advance(client, operation, round_, to):
 
 
 def test_data_manager_moves_a_round_through_its_lifecycle(client, data_manager, operation, planned_round):
+    from mobility.core.services import ROUND_PUBLISH_THROUGH_RELEASE
+
     client.force_login(data_manager)
     page = client.get(reverse("core:operation_detail", args=[operation.slug])).content.decode()
     assert 'name="to" value="collecting"' in page
-    for to in ("collecting", "validating", "published"):
+    for to in ("collecting", "validating"):
         response = _advance(client, operation, planned_round, to)
         assert response.status_code == 302
     planned_round.refresh_from_db()
-    assert planned_round.status == Round.Status.PUBLISHED
+    assert planned_round.status == Round.Status.VALIDATING
+    page = client.get(reverse("core:operation_detail", args=[operation.slug])).content.decode()
+    assert 'name="to" value="published"' not in page  # publishing is the Publish page's job
+    # A hand-made POST cannot skip the disclosure check either.
+    response = _advance(client, operation, planned_round, "published")
+    planned_round.refresh_from_db()
+    assert planned_round.status == Round.Status.VALIDATING
+    expected = ROUND_PUBLISH_THROUGH_RELEASE.format(number=planned_round.number, operation=operation.slug)
+    assert expected.split(":")[0] in client.get(response["Location"]).content.decode()
 
 
 def test_skipping_a_state_is_refused_with_the_service_message(client, data_manager, operation, planned_round):
@@ -186,8 +196,34 @@ def test_anonymous_visitors_see_only_published_rounds(client, data_manager, oper
 
 def test_published_round_can_be_corrected(client, data_manager, operation, planned_round):
     client.force_login(data_manager)
-    for to in ("collecting", "validating", "published"):
-        _advance(client, operation, planned_round, to)
+    from mobility.core.services import round_advance
+
+    for to in ("collecting", "validating", "published"):  # as publishing.release_publish does
+        round_advance(round=planned_round, to=to)
     url = reverse("core:operation_round_correct", args=[operation.slug, planned_round.pk])
     assert client.post(url, {"reason": "Wrong figures in Ancuabe"}).status_code == 302
     assert Round.objects.filter(operation=operation, number=1, version=2, status="validating").exists()
+
+
+def test_operation_page_links_to_its_tracking_and_publishing_pages(
+    client, data_manager, operation, planned_round
+):
+    client.force_login(data_manager)
+    for to in ("collecting", "validating"):
+        _advance(client, operation, planned_round, to)
+    page = client.get(reverse("core:operation_detail", args=[operation.slug])).content.decode()
+    for url in (
+        reverse("tracking:dashboard", args=[operation.slug]),
+        reverse("tracking:events", args=[operation.slug]),
+        reverse("tracking:sites", args=[operation.slug]),
+        reverse("tracking:profiles"),
+        reverse("publishing:releases", args=[operation.slug]),
+        reverse("publishing:round_publish", args=[operation.slug, planned_round.pk]),
+    ):
+        assert f'href="{url}"' in page
+
+
+def test_anonymous_visitors_get_no_links_to_member_pages(client, operation):
+    page = client.get(reverse("core:operation_detail", args=[operation.slug])).content.decode()
+    assert reverse("tracking:dashboard", args=[operation.slug]) in page
+    assert reverse("tracking:events", args=[operation.slug]) not in page

@@ -60,7 +60,7 @@ class Command(MobilityCommand):
                 if r is None:
                     self.fail(f"{operation.slug} has no round {options['number']}.")
                 if subcommand == "advance":
-                    r = services.round_advance(round=r, to=options["to"])
+                    r = services.round_advance_request(round=r, to=options["to"])
                     self.stdout.write(f"round {r.number} v{r.version} is now {r.status}")
                 else:
                     r = services.round_correct(round=r, reason=options["reason"])

@@ -58,7 +58,9 @@
     item.appendChild(swatch);
     // Number ranges read left to right in every language ("0–5,605", not "5,605–0" in Arabic).
     var label = document.createElement("bdi");
-    if (/^[\d\u0660-\u066C\s.,≤≥+\-–]+$/.test(text)) { label.setAttribute("dir", "ltr"); }
+    // Intl puts a direction mark (LRM or ALM) before a minus sign in Arabic: drop it, the bdi isolates.
+    var bare = String(text).replace(/[\u061C\u200E\u200F]/g, "");
+    if (/^[\d\u0660-\u066C\s.,≤≥+\-–\u2212]+$/.test(bare)) { label.setAttribute("dir", "ltr"); text = bare; }
     label.textContent = text;
     item.appendChild(label);
     return item;
