@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PCODES = REPO / "mobility" / "gazetteer" / "data" / "moz_adm0-3_pcodes_ocha_2019.csv"
 OUT = REPO / "mobility" / "tracking" / "data"
-PROVINCES = {"MZ01": 1.0, "MZ07": 0.35, "MZ02": 0.2}  # Cabo Delgado, Nampula, Niassa: weight of displacement
+PROVINCES = {"MZ01": 1.0, "MZ07": 0.35, "MZ02": 0.2}  # Cabo Delgado, Nampula, Gaza: weight of displacement
 BANDS = ["0-4", "5-11", "12-17", "18-59", "60+"]
 SHARE = [0.17, 0.2, 0.13, 0.42, 0.08]
 COLUMNS = [
@@ -62,9 +62,9 @@ def rows_for(round_number, rng):
             continue  # not every district was reached in round 1
         base = int(rng.lognormvariate(8.3, 1.1) * weight)
         idp = max(3, int(base * (1.0 if round_number == 1 else rng.uniform(0.7, 1.35))))
-        females = split(idp // 2 + idp % 2, SHARE, rng) if idp > 200 else [""] * 5
-        males = split(idp // 2, SHARE, rng) if idp > 200 else [""] * 5
-        sadd_known = idp > 200
+        females = split(idp // 2 + idp % 2, SHARE, rng) if idp > 40 else [""] * 5
+        males = split(idp // 2, SHARE, rng) if idp > 40 else [""] * 5
+        sadd_known = idp > 40
         out.append(
             {
                 "location_code": "MOZ",
