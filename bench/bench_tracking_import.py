@@ -1,6 +1,6 @@
 """Tracking import rows/s: a 1M-row template CSV and a 20k-record DTM API v3 JSON, beside raw sqlite3 executemany.
 
-Run:  .venv/bin/python bench/bench_tracking_import.py [--rows 1000000] [--dtm-rows 20000] [--profile]
+Run:  .venv/bin/python bench/bench_tracking_import.py [--rows 1000000] [--dtm-rows 20000] [--profile] [--row-path]
 
 A throw-away SQLite database (migrated by Django; the user's database is never touched) gets the
 shipped PAK gazetteer (577 tehsils) through the real gazetteer importer. Then, generated with a fixed
@@ -17,6 +17,8 @@ write, analytics refresh), then again unchanged. The reference is raw sqlite3 ``
 same rows into one flat table in a fresh database file: for the CSV it parses the file with
 csv.reader too (the importer reads it as well); for the JSON it starts from the parsed records.
 Aim (issue 4): the importer at least a third of the raw rate. Peak RSS of the process is printed.
+The template CSV goes through the column-wise reader (template_fast); ``--row-path`` raises
+settings.TRACKING_FAST_IMPORT_ROWS so that it is read row by row, for comparison.
 """
 
 from __future__ import annotations
@@ -270,7 +272,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="template CSV rows")
     parser.add_argument("--dtm-rows", type=int, default=20_000, help="DTM JSON records")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of each import")
+    parser.add_argument(
+        "--row-path", action="store_true", help="template: the row-by-row reader only (no column-wise reader)"
+    )
     args = parser.parse_args()
+    if args.row_path:
+        from django.conf import settings
+
+        settings.TRACKING_FAST_IMPORT_ROWS = 10**12
 
     operation, tehsils = setup()
     import mobility.tracking.importers  # noqa: F401

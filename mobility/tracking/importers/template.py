@@ -2,11 +2,15 @@
 
 job.profile = {"operation": ID, "round": NUMBER}. The columns are documented in
 tracking/data/template_columns.csv and docs/tracking.md; the template is at /tracking/template.csv.
+A CSV of settings.TRACKING_FAST_IMPORT_ROWS rows or more (default 50,000) is first offered to
+template_fast.read_fast (column-wise, polars); when it declines, the rows are read one by one here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+
+from django.conf import settings
 
 from mobility.core.imports import Counts, ReadResult, RowError, job_path, register
 from mobility.core.models import PopulationGroup
@@ -29,6 +33,7 @@ from ..profiles import (
 )
 from ..records import AssessmentRecord, BreakdownPart, RecordBuilder
 from ..services import assessments_write
+from .template_fast import FAST_MIN_ROWS, read_fast
 
 GROUP_UNKNOWN = '"{value}" is not a population group; use one of: {allowed}'
 TYPE_UNKNOWN = '"{value}" is not an assessment type; use one of: {allowed}'
@@ -150,12 +155,34 @@ class TemplateImporter:
             AgeBands.parse(context.operation.age_bands) if context.operation.age_bands else AgeBands.default()
         )
         columns = template_columns(bands)
-        table = read_table(job_path(job), expected=columns)
-        missing = dict.fromkeys((c for c in columns if c not in set(table.columns)), "")
         resolver = PlaceResolver(country_iso3=context.country_iso3, job=job, operation=context.operation)
         places = _ResolverCache(resolver)
         group_of, date_of = _Memo(_group), _Memo(parse_date)
         reason_of, shelter_of = _Memo(reason_from_text), _Memo(shelter_from_text)
+        fast = read_fast(
+            path=job_path(job),
+            columns=columns,
+            bands=bands,
+            country_iso3=context.country_iso3,
+            round_end=context.round.end_date,
+            operation_id=context.operation.pk,
+            round_id=context.round.pk,
+            places=places,
+            group_of=group_of,
+            date_of=date_of,
+            reason_of=reason_of,
+            shelter_of=shelter_of,
+            types=_TYPES,
+            default_type=AssessmentType.BASELINE_AREA,
+            min_rows=getattr(settings, "TRACKING_FAST_IMPORT_ROWS", FAST_MIN_ROWS),
+            progress=progress,
+        )
+        if fast is not None:
+            records, rows_read = fast
+            resolver.record_review()
+            return ReadResult(data=records, rows_read=rows_read, errors=[], warnings=resolver.warnings())
+        table = read_table(job_path(job), expected=columns)
+        missing = dict.fromkeys((c for c in columns if c not in set(table.columns)), "")
         labels = bands.labels()
         female_columns = [f"female_{b}" for b in labels]
         male_columns = [f"male_{b}" for b in labels]
