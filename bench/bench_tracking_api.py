@@ -1,6 +1,6 @@
-"""Public read APIs on ~1M published cells: HAPI-compatible and DTM API v3-compatible p50/p95; DTM JSON import rows/s.
+"""Public read APIs on ~1M published cells: HAPI-compatible and DTM API v3-compatible p50/p95.
 
-Run:  .venv/bin/python bench/bench_tracking_api.py [--rounds 90] [--requests 200] [--import-rows 20000]
+Run:  .venv/bin/python bench/bench_tracking_api.py [--rounds 90] [--requests 200]
 
 Fills a throw-away SQLite database (migrated by Django; the user's database is never touched) with
 the PAK gazetteer, one operation and N rounds of synthetic, real-shaped data, bulk-inserted with
@@ -9,11 +9,7 @@ population group (6), and a current release whose PublishedCell rows are the tot
 (country, provinces, districts, tehsils) × type × group plus the displacement-reason parts (5
 reasons) of IDP figures at admin 0-2 — ~1M cells with the default 90 rounds. Then it times ~200
 requests with varied filters per API with Django's test Client (anonymous, published data only).
-Target (issue 4): p95 < 50 ms.
-
-Import: a synthetic DTM API v3 JSON file (PAK admin-2 records) goes through the real importer
-(`tracking.dtm-api-v3`: validation, p-code checks, summing, idempotent write, analytics refresh);
-beside it, raw sqlite3 executemany of the same rows into a flat table (aim: at least a third of it).
+Target (issue 4): p95 < 50 ms. Import speed (DTM JSON, template CSV) is bench/bench_tracking_import.py.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import datetime as dt
-import json
 import os
 import random
 import shutil
@@ -255,90 +250,10 @@ def timed(client, urls: list[str]) -> tuple[float, float, float]:
     return statistics.median(times), times[int(0.95 * (len(times) - 1))], times[-1]
 
 
-def import_bench(areas, rows: int) -> None:
-    from mobility.core.imports import job_create, run
-
-    rng = random.Random(5)
-    districts = [a for a in areas if a[0] == 2]
-    records, n = [], 0
-    round_number = 1
-    while len(records) < rows:
-        date = (dt.date(2030, 1, 1) + dt.timedelta(days=30 * round_number)).isoformat()
-        for _level, codes, names in districts:
-            for atype in TYPES:
-                for _reason, text in REASONS:
-                    n += 1
-                    records.append(
-                        {
-                            "id": 5_000_000 + n,
-                            "operation": "Pakistan — DTM import bench",
-                            "admin0Name": "Pakistan",
-                            "admin0Pcode": "PAK",
-                            "admin1Name": names[1],
-                            "admin1Pcode": codes[1],
-                            "admin2Name": names[2],
-                            "admin2Pcode": codes[2],
-                            "numPresentIdpInd": rng.randint(0, 9000),
-                            "reportingDate": f"{date}T00:00:00",
-                            "yearReportingDate": int(date[:4]),
-                            "monthReportingDate": int(date[5:7]),
-                            "roundNumber": round_number,
-                            "displacementReason": text,
-                            "numberMales": None,
-                            "numberFemales": None,
-                            "idpOriginAdmin1Name": "Not available",
-                            "idpOriginAdmin1Pcode": "Not available",
-                            "assessmentType": atype,
-                        }
-                    )
-        round_number += 1
-    records = records[:rows]
-    path = TMP / "dtm-bench.json"
-    path.write_text(
-        json.dumps(
-            {
-                "result": records,
-                "statusCode": 200,
-                "isSuccess": True,
-                "errorMessages": [],
-                "totalRecordsCount": len(records),
-            }
-        )
-    )
-    started = time.perf_counter()
-    job = run(job_create(kind="tracking.dtm-api-v3", source=path))
-    seconds = time.perf_counter() - started
-    assert job.status == "succeeded", job.error
-    again = time.perf_counter()
-    job2 = run(job_create(kind="tracking.dtm-api-v3", source=path))
-    reseconds = time.perf_counter() - again
-    assert (job2.created, job2.updated) == (0, 0)
-
-    raw = sqlite3.connect(TMP / "raw.sqlite3")
-    columns = list(records[0])
-    raw.execute(f"CREATE TABLE dtm ({', '.join(columns)})")
-    started = time.perf_counter()
-    raw.executemany(
-        f"INSERT INTO dtm VALUES ({', '.join('?' * len(columns))})", [tuple(r.values()) for r in records]
-    )
-    raw.commit()
-    raw_seconds = time.perf_counter() - started
-    raw.close()
-    print(
-        f"\nDTM JSON import: {len(records):,} records → {job.created:,} assessments in {seconds:.2f} s = "
-        f"{len(records) / seconds:,.0f} rows/s (re-import, all unchanged: {len(records) / reseconds:,.0f} rows/s)"
-    )
-    print(
-        f"raw sqlite3 executemany of the same rows: {len(records) / raw_seconds:,.0f} rows/s "
-        f"(importer = {raw_seconds / seconds:.1%} of raw; aim ≥ 33%)"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=90)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--import-rows", type=int, default=20_000)
     args = parser.parse_args()
     operation, round_ids, release_ids, areas = setup(args.rounds)
     n_assessments, n_figures, n_cells, seconds = fill(operation, round_ids, release_ids, areas, args.rounds)
@@ -415,7 +330,7 @@ def main() -> None:
             ).explain()
         )
 
-    import_bench(areas, args.import_rows)
+    print("(DTM JSON import speed: bench/bench_tracking_import.py)")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,42 @@ class MobilityCommand(BaseCommand):
         raise CommandError(message)
 
 
+SHOWN_ERRORS = 20
+
+
+def fail_with_row_errors(command: BaseCommand, job) -> None:
+    """Stop the command with the job's error after printing its first row errors."""
+    out = command.stdout
+    for error in job.row_errors.all()[:SHOWN_ERRORS]:
+        out.write(f"  {error.text}")
+    more = job.row_errors.count() - SHOWN_ERRORS
+    if more > 0:
+        out.write(f"  … and {more} more")
+    raise CommandError(job.error)
+
+
+def import_file(command: BaseCommand, *, kind: str, path, label: str, quiet: bool = False, **job_options):
+    """Keep the file, run its import job with a progress bar, print the counts; fail with the row errors."""
+    from django.core.exceptions import ValidationError
+
+    from .imports import job_create, run
+    from .models import ImportJob
+
+    try:
+        job = job_create(kind=kind, source=path, **job_options)
+    except ValidationError as exc:
+        raise CommandError("; ".join(exc.messages))
+    job = run(job, progress=RichProgress(enabled=not quiet))
+    command.stdout.write(f"{label}: job {job.pk} {job.status}")
+    command.stdout.write(
+        f"rows read {job.rows_read}, created {job.created}, updated {job.updated}, "
+        f"unchanged {job.unchanged}, rejected {job.rejected}"
+    )
+    if job.status != ImportJob.Status.SUCCEEDED:
+        fail_with_row_errors(command, job)
+    return job
+
+
 class SubcommandCommand(MobilityCommand):
     """A command whose subcommands live in modules with HELP, EXAMPLE, add_arguments() and handle()."""
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
-
-from mobility.core.command import RichProgress
-from mobility.core.imports import job_create, run
-from mobility.core.models import ImportJob
+from mobility.core.command import import_file
 from mobility.core.tables import detect_encoding, sniff_kind
 
 from .importers.cod import COD_KIND, GLOBAL_KIND
@@ -20,7 +16,6 @@ EXAMPLE = "mobility gazetteer import mobility/gazetteer/data/moz_adm0-3_pcodes_o
 
 FORMATS = {"cod": COD_KIND, "global-pcodes": GLOBAL_KIND, "geojson": GEOJSON_KIND}
 FILE_MISSING = "No such file: {path}"
-SHOWN_ERRORS = 20
 MAX_VERSION_LINES = 10
 
 
@@ -94,24 +89,10 @@ def handle(
         }.items()
         if value
     }
-    try:
-        job = job_create(kind=FORMATS[fmt], source=path, profile=profile)
-    except ValidationError as exc:
-        command.fail("; ".join(exc.messages))
-    job = run(job, progress=RichProgress(enabled=not quiet))
-    out = command.stdout
-    out.write(f"{path.name} ({fmt}): job {job.pk} {job.status}")
-    out.write(
-        f"rows read {job.rows_read}, created {job.created}, updated {job.updated}, "
-        f"unchanged {job.unchanged}, rejected {job.rejected}"
+    job = import_file(
+        command, kind=FORMATS[fmt], path=path, label=f"{path.name} ({fmt})", quiet=quiet, profile=profile
     )
-    if job.status != ImportJob.Status.SUCCEEDED:
-        for error in job.row_errors.all()[:SHOWN_ERRORS]:
-            out.write(f"  {error.text}")
-        more = job.row_errors.count() - SHOWN_ERRORS
-        if more > 0:
-            out.write(f"  … and {more} more")
-        command.fail(job.error)
+    out = command.stdout
     summary = job.summary
     versions = summary.get("versions", [])
     if len(versions) > MAX_VERSION_LINES:

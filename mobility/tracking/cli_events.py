@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
-from mobility.core.command import RichProgress
-from mobility.core.imports import job_create, run
-from mobility.core.models import ImportJob, Operation
+from mobility.core.command import import_file
+from mobility.core.models import Operation
 
 from .events import alert_list, event_place
 from .importers.events import EVENTS_KIND
@@ -28,7 +26,6 @@ SITES_EXAMPLE = (
 ALERTS_EXAMPLE = "mobility tracking events alerts --operation mozambique-cabo-delgado"
 FILE_MISSING = "No such file: {path}"
 OPERATION_UNKNOWN = 'No operation "{name}"; see `mobility operations list`.'
-SHOWN_ERRORS = 20
 
 
 def add_arguments(parser):
@@ -73,24 +70,15 @@ def _import(command, *, kind, file, operation, profile=None, quiet=False):
     path = Path(file)
     if not path.is_file():
         command.fail(FILE_MISSING.format(path=path))
-    try:
-        job = job_create(kind=kind, source=path, operation=operation, profile=profile or {})
-    except ValidationError as exc:
-        command.fail("; ".join(exc.messages))
-    job = run(job, progress=RichProgress(enabled=not quiet))
-    out = command.stdout
-    out.write(f"{path.name}: job {job.pk} {job.status}")
-    out.write(
-        f"rows read {job.rows_read}, created {job.created}, updated {job.updated}, "
-        f"unchanged {job.unchanged}, rejected {job.rejected}"
+    job = import_file(
+        command,
+        kind=kind,
+        path=path,
+        label=path.name,
+        quiet=quiet,
+        operation=operation,
+        profile=profile or {},
     )
-    if job.status != ImportJob.Status.SUCCEEDED:
-        for error in job.row_errors.all()[:SHOWN_ERRORS]:
-            out.write(f"  {error.text}")
-        more = job.row_errors.count() - SHOWN_ERRORS
-        if more > 0:
-            out.write(f"  … and {more} more")
-        command.fail(job.error)
     return job
 
 
