@@ -37,6 +37,9 @@ MAX_STORED_ERRORS = 1000
 JOB_UNKNOWN_KIND = "No importer is registered for {kind!r}."
 JOB_INTERNAL_ERROR = "The import stopped on an internal error (reference: job {job_id}); nothing was stored."
 JOB_ALREADY_RUN = "Job {job_id} is {status}; only a queued or failed job can run."
+JOB_INTERRUPTED = (
+    "The import was interrupted (the worker stopped while it ran); nothing was stored. Run it again."
+)
 
 
 @dataclass
@@ -304,6 +307,17 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
     return str(exc)
+
+
+def jobs_recover() -> int:
+    """Mark jobs left "running" by a worker that died as failed, so they can be run again.
+
+    Safe because a job writes in one transaction: a job that did not finish stored nothing.
+    Call it only when no worker is running (at start-up).
+    """
+    return ImportJob.objects.filter(status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.FAILED, error=JOB_INTERRUPTED, finished_at=timezone.now()
+    )
 
 
 def submit(job: ImportJob) -> ImportJob:

@@ -216,10 +216,12 @@ def _job_for(request, job_id) -> ImportJob:
     return get_object_or_404(import_job_list(user=request.user), pk=job_id)
 
 
-def _progress_context(job: ImportJob) -> dict:
+def _progress_context(job: ImportJob, user) -> dict:
     errors = list(job.row_errors.all()[:ROW_ERRORS_SHOWN])
     return {
         "job": job,
+        # A failed job runs again on the same kept file, e.g. after names were resolved in the review list.
+        "may_rerun": job.status == ImportJob.Status.FAILED and can(user, Action.IMPORT, job.operation),
         "row_errors": errors,
         "row_errors_total": job.row_errors.count() if len(errors) >= ROW_ERRORS_SHOWN else len(errors),
         "phase": (job.summary or {}).get("phase", ""),
@@ -235,11 +237,27 @@ def _progress_context(job: ImportJob) -> dict:
 @login_required
 def import_detail(request, job_id):
     job = _job_for(request, job_id)
-    return render(request, "core/import_detail.html", _progress_context(job))
+    return render(request, "core/import_detail.html", _progress_context(job, request.user))
 
 
 @login_required
 def import_progress(request, job_id):
     """The status, progress bar, counts and row errors of a job; htmx polls it until the job ends."""
     job = _job_for(request, job_id)
-    return render(request, "core/_import_progress.html", _progress_context(job))
+    return render(request, "core/_import_progress.html", _progress_context(job, request.user))
+
+
+@login_required
+@require_POST
+def import_rerun(request, job_id):
+    """Run a failed job again on its kept file."""
+    job = _job_for(request, job_id)
+    if not can(request.user, Action.IMPORT, job.operation):
+        raise PermissionDenied
+    if job.status != ImportJob.Status.FAILED:
+        messages.error(request, _("Only a failed import can run again."))
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED, error="")
+        imports.submit(job)
+        messages.success(request, _("The import runs again on the same file."))
+    return redirect("core:import_detail", job_id=job.pk)

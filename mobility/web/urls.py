@@ -25,6 +25,7 @@ core_patterns = (
         path("imports/", core_views.import_list, name="imports"),
         path("imports/<int:job_id>/", core_views.import_detail, name="import_detail"),
         path("imports/<int:job_id>/progress/", core_views.import_progress, name="import_progress"),
+        path("imports/<int:job_id>/rerun/", core_views.import_rerun, name="import_rerun"),
     ],
     "core",
 )

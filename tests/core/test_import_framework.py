@@ -186,3 +186,15 @@ def test_a_failed_job_can_be_fixed_and_run_again(importer, tmp_path):
     path.write_text("code,idp_individuals\nC1,1\n")
     good = run_file(path)
     assert good.status == "succeeded" and stored() == {"C1": 1}
+
+
+def test_a_job_left_running_by_a_dead_worker_is_marked_failed_and_can_run_again(importer, tmp_path):
+    from mobility.core.imports import JOB_INTERRUPTED, jobs_recover
+
+    path = write(tmp_path, "code,idp_individuals\nC1,10\n")
+    job = imports.job_create(kind="test.counts", source=path)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING)  # the worker was killed here
+    assert jobs_recover() == 1
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", JOB_INTERRUPTED)
+    assert imports.run(job).status == "succeeded" and stored() == {"C1": 10}

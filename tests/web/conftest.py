@@ -74,13 +74,14 @@ class _EchoImporter:
 
     kind = "test.lines"
     label = "Test lines"
+    accept_everything = False  # as if the problem had been fixed elsewhere (e.g. an alias resolved)
 
     def read(self, *, job, progress):
         lines = imports.job_path(job).read_text().splitlines()
         errors = [
             imports.RowError(row=n, column="line", value=text, message="is bad")
             for n, text in enumerate(lines, start=1)
-            if text == "bad"
+            if text == "bad" and not self.accept_everything
         ]
         return imports.ReadResult(data=lines, rows_read=len(lines), errors=errors)
 

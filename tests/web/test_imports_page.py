@@ -160,3 +160,22 @@ def test_a_round_that_is_not_a_positive_number_is_refused(
     response = upload(round=number)
     assert response.status_code == 200 and not ImportJob.objects.exists()
     assert "errorlist" in response.content.decode()
+
+
+def test_a_failed_job_runs_again_on_its_kept_file(
+    client, upload, data_manager, viewer, test_importer, django_capture_on_commit_callbacks
+):
+    client.force_login(data_manager)
+    upload(b"a\nbad\n")  # the test importer refuses "bad" lines
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.FAILED
+    page = client.get(reverse("core:import_detail", args=[job.pk])).content.decode()
+    assert reverse("core:import_rerun", args=[job.pk]) in page
+    test_importer.accept_everything = True
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("core:import_rerun", args=[job.pk]))
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED and ImportJob.objects.count() == 1
+    client.force_login(viewer)
+    assert client.post(reverse("core:import_rerun", args=[job.pk])).status_code in (403, 404)

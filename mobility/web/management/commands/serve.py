@@ -21,6 +21,12 @@ class Command(MobilityCommand):
     def handle(self, *args, host, port, no_worker, **options):
         worker = None
         if not no_worker and not settings.HUEY.get("immediate"):
+            from mobility.core.imports import jobs_recover
+
+            if recovered := jobs_recover():
+                self.stdout.write(
+                    f"{recovered} import job(s) interrupted by a stop were marked failed; run them again."
+                )
             # The worker is a separate process so a long import never blocks a page.
             worker = subprocess.Popen([sys.executable, "-m", "mobility.cli", "run_huey", "--quiet"])
         self.stdout.write(
