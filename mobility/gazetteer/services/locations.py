@@ -199,38 +199,11 @@ def location_save(
 
 
 @transaction.atomic
-def location_upsert(
-    *,
-    code: str,
-    type: str,  # noqa: A002 - the field's word
-    name: str,
-    country_iso3: str,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    stated_admin1_code: str = "",
-    stated_admin2_code: str = "",
-    stated_admin3_code: str = "",
-    names: dict | None = None,
-    attributes: dict | None = None,
-    operation: Operation | None = None,
-    locator: AreaLocator | None = None,
-    by=None,
-) -> tuple[Location, bool]:
-    """Create or update a location by its code, placing it in its admin areas; (location, created)."""
-    location, outcome = location_save(
-        code=code,
-        type=type,
-        name=name,
-        country_iso3=country_iso3,
-        latitude=latitude,
-        longitude=longitude,
-        stated_admin1_code=stated_admin1_code,
-        stated_admin2_code=stated_admin2_code,
-        stated_admin3_code=stated_admin3_code,
-        names=names,
-        attributes=attributes,
-        operation=operation,
-        locator=locator,
-        by=by,
-    )
+def location_upsert(**fields) -> tuple[Location, bool]:
+    """Create or update a location by its code, placing it in its admin areas; (location, created).
+
+    Takes the keyword arguments of ``location_save`` (code, type, name, country_iso3, coordinates,
+    stated p-codes, ...), in one transaction.
+    """
+    location, outcome = location_save(**fields)
     return location, outcome == "created"
