@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "mobility.gazetteer",
     "mobility.tracking",
     "mobility.publishing",
+    "mobility.collection",
     "mobility.web",
 ]
 

@@ -1,0 +1,263 @@
+"""XLSForm → XForm with pyxform, the form's field list, and parsing of submitted instances.
+
+Parsing is hostile-input safe: defusedxml refuses DTDs and entities (no billion laughs, no external
+entities), bodies and depth are bounded, and every failure is a ``FormError`` / ``InstanceError``
+with a message fit for the person who sent it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+
+MAX_XLSFORM_UNZIPPED = 100 * 2**20  # an XLSX whose parts unzip to more is refused (zip bomb)
+MAX_ZIP_RATIO = 200
+MAX_INSTANCE_BYTES = 10 * 2**20
+MAX_DEPTH = 32
+PERSONAL_COLUMNS = ("personal_data", "personal", "pii", "sensitive")
+TRUE_WORDS = {"yes", "true", "1", "y", "x", "personal", "pii"}
+
+XLSFORM_NOT_XLSX = "{name}: not an XLSForm workbook (.xlsx); it could not be opened as one"
+XLSFORM_BOMB = "{name}: the workbook unzips to more than {limit} MB; refused"
+XLSFORM_NO_ID = "{name}: the form has no form_id (settings sheet) and no file name to take one from"
+INSTANCE_TOO_LARGE = "the submission is larger than {limit} MB"
+INSTANCE_NOT_XML = "the submission is not well-formed XML: {detail}"
+INSTANCE_FORBIDDEN = "the submission declares a DTD or entities, which are not allowed"
+INSTANCE_TOO_DEEP = "the submission nests elements deeper than {limit} levels"
+INSTANCE_NO_FORM_ID = "the submission's root element has no id attribute (the form id)"
+INSTANCE_NO_ID = "the submission has no meta/instanceID"
+
+
+class FormError(Exception):
+    """An XLSForm that cannot be published; the message is pyxform's own where it comes from pyxform."""
+
+
+class InstanceError(Exception):
+    pass
+
+
+@dataclass
+class Converted:
+    xml_form_id: str
+    version: str
+    version_generated: bool
+    title: str
+    xml: str
+    default_language: str
+    languages: list[str]
+    fields: list[dict]
+    choices: dict
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def xml_md5(self) -> str:
+        return hashlib.md5(self.xml.encode()).hexdigest()
+
+
+def _check_zip(data: bytes, name: str) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise FormError(XLSFORM_NOT_XLSX.format(name=name)) from None
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if total > MAX_XLSFORM_UNZIPPED or (
+            info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO and info.file_size > 2**20
+        ):
+            raise FormError(XLSFORM_BOMB.format(name=name, limit=MAX_XLSFORM_UNZIPPED // 2**20))
+
+
+def _personal_names(data: bytes) -> set[str]:
+    """Question names the survey sheet marks as personal data (a `personal_data` / `pii` column)."""
+    from pyxform.xls2json_backends import xlsx_to_dict
+
+    try:
+        sheets = xlsx_to_dict(io.BytesIO(data))
+    except Exception:  # pyxform reports the real problem in convert()
+        return set()
+    names = set()
+    for row in sheets.get("survey", []) or []:
+        lowered = {str(k).strip().lower(): v for k, v in row.items()}
+        for column in PERSONAL_COLUMNS:
+            value = lowered.get(column)
+            if value is not None and str(value).strip().lower() in TRUE_WORDS and row.get("name"):
+                names.add(str(row["name"]).strip())
+    return names
+
+
+def _labels(value) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {"default": str(value)}
+
+
+GROUP_TYPES = {"group", "repeat", "survey"}
+NO_VALUE_TYPES = {"note"}
+
+
+def fields_of(survey_json: dict, personal: set[str]) -> list[dict]:
+    """Every question with its path as it appears in submissions ("grp/q"), type, labels and list."""
+    out: list[dict] = []
+
+    def walk(children, prefix: str, repeat: str) -> None:
+        for child in children or []:
+            kind, name = child.get("type", ""), child.get("name", "")
+            path = f"{prefix}{name}"
+            if kind in ("group", "repeat") or (kind == "" and child.get("children") and "list_name" not in child):
+                walk(child.get("children"), f"{path}/", path if kind == "repeat" else repeat)
+                if kind == "repeat":
+                    out.append({"path": path, "name": name, "type": "repeat", "labels": _labels(child.get("label")),
+                                "list": "", "personal": False, "repeat": repeat})
+                continue
+            if kind in NO_VALUE_TYPES:
+                continue
+            out.append(
+                {
+                    "path": path,
+                    "name": name,
+                    "type": kind,
+                    "labels": _labels(child.get("label")),
+                    "list": child.get("list_name") or child.get("itemset") or "",
+                    "personal": name in personal,
+                    "repeat": repeat,
+                }
+            )
+
+    walk(survey_json.get("children"), "", "")
+    return out
+
+
+def choices_of(survey_json: dict) -> dict:
+    return {
+        list_name: {str(item.get("name")): _labels(item.get("label")) for item in items}
+        for list_name, items in (survey_json.get("choices") or {}).items()
+    }
+
+
+def xlsform_convert(data: bytes, name: str) -> Converted:
+    """Convert an XLSForm; a pyxform error is raised as FormError with pyxform's own message."""
+    from pyxform import xls2xform
+    from pyxform.errors import PyXFormError
+
+    if Path(name).suffix.lower() in (".xlsx", ".xlsm"):
+        _check_zip(data, name)
+    warnings: list[str] = []
+    stem = Path(name).stem
+    try:
+        result = xls2xform.convert(
+            xlsform=io.BytesIO(data), warnings=warnings, form_name=None, file_type=Path(name).suffix.lower() or ".xlsx"
+        )
+    except PyXFormError as exc:
+        raise FormError(f"{name}: {exc}") from None
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        raise FormError(f"{name}: the workbook could not be read as an XLSForm ({type(exc).__name__})") from None
+    survey = result._survey
+    survey_json = survey.to_json_dict()
+    form_id = survey.id_string if survey.id_string not in ("", None, "data") else stem
+    if not form_id:
+        raise FormError(XLSFORM_NO_ID.format(name=name))
+    survey.id_string = form_id
+    generated = not survey.version
+    if generated:
+        survey.version = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    xml = survey.to_xml(pretty_print=False)
+    languages = sorted(
+        {lang for f in fields_of(survey_json, set()) for lang in f["labels"] if lang != "default"}
+    )
+    title = survey.title if survey.title and survey.title != survey.name else form_id
+    return Converted(
+        xml_form_id=form_id,
+        version=str(survey.version),
+        version_generated=generated,
+        title=str(title)[:255],
+        xml=xml,
+        default_language=str(survey.default_language or ""),
+        languages=languages,
+        fields=fields_of(survey_json, _personal_names(data)),
+        choices=choices_of(survey_json),
+        warnings=[str(w) for w in warnings],
+    )
+
+
+@dataclass
+class Instance:
+    xml_form_id: str
+    version: str
+    instance_id: str
+    deprecated_id: str
+    data: dict
+
+    @property
+    def content_sha256(self) -> str:
+        content = {k: v for k, v in self.data.items() if not k.startswith("meta/")}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _flatten(element, prefix: str, repeats: set[str], depth: int) -> dict:
+    if depth > MAX_DEPTH:
+        raise InstanceError(INSTANCE_TOO_DEEP.format(limit=MAX_DEPTH))
+    out: dict = {}
+    children = list(element)
+    counts: dict[str, int] = {}
+    for child in children:
+        counts[_local(child.tag)] = counts.get(_local(child.tag), 0) + 1
+    for child in children:
+        name = _local(child.tag)
+        path = f"{prefix}{name}"
+        if path in repeats or counts[name] > 1:
+            out.setdefault(path, []).append(_flatten(child, f"{path}/", repeats, depth + 1))
+        elif len(child):
+            out.update(_flatten(child, f"{path}/", repeats, depth + 1))
+        else:
+            out[path] = (child.text or "").strip()
+    return out
+
+
+def instance_parse(raw: bytes, repeats: set[str] | None = None) -> Instance:
+    """Parse a submitted instance (OpenRosa XML) into its form id, version, ids and flat values."""
+    if len(raw) > MAX_INSTANCE_BYTES:
+        raise InstanceError(INSTANCE_TOO_LARGE.format(limit=MAX_INSTANCE_BYTES // 2**20))
+    try:
+        root = SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise InstanceError(INSTANCE_FORBIDDEN) from None
+    except SafeET.ParseError as exc:
+        raise InstanceError(INSTANCE_NOT_XML.format(detail=str(exc)[:200])) from None
+    form_id = root.get("id") or ""
+    if not form_id:
+        raise InstanceError(INSTANCE_NO_FORM_ID)
+    data = _flatten(root, "", repeats or set(), 1)
+    instance_id = str(data.get("meta/instanceID") or "").strip()
+    if not instance_id:
+        raise InstanceError(INSTANCE_NO_ID)
+    return Instance(
+        xml_form_id=form_id,
+        version=root.get("version") or "",
+        instance_id=instance_id[:255],
+        deprecated_id=str(data.get("meta/deprecatedID") or "").strip()[:255],
+        data=data,
+    )
+
+
+def repeat_paths(fields: list[dict]) -> set[str]:
+    return {f["path"] for f in fields if f.get("type") == "repeat"}
+
+
+def content_sha256(data: dict) -> str:
+    content = {k: v for k, v in data.items() if not k.startswith("meta/") and not k.startswith("_")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
