@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("api/dtm/v3/", dtm_api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("mobility.collection.urls")),
     path("", include("mobility.web.urls")),
 ]
