@@ -148,7 +148,9 @@ class Submission(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     flags = models.JSONField(default=list, blank=True)  # [{"code": ..., "message": ...}]
     binding = models.ForeignKey("Binding", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    import_job = models.ForeignKey(
+        ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 
@@ -215,6 +217,9 @@ class SubmissionConflict(models.Model):
             models.UniqueConstraint(fields=["submission", "raw_sha256"], name="conflict_unique_body")
         ]
 
+    def __str__(self) -> str:
+        return f"conflict {self.pk} on submission {self.submission_id}"
+
 
 class Binding(TimeStamped):
     """Form → domain target with a field mapping. Saving a changed mapping makes a new version."""
@@ -254,6 +259,9 @@ class SubmissionOutput(models.Model):
         ]
         indexes = [models.Index(fields=["model", "object_id"])]
 
+    def __str__(self) -> str:
+        return f"{self.model}:{self.object_id}"
+
 
 class PullSource(TimeStamped):
     """A KoboToolbox asset or an ODK Central form whose submissions are pulled into a local form."""
@@ -270,7 +278,9 @@ class PullSource(TimeStamped):
     credential = models.TextField(blank=True)
     remote_form = models.CharField(max_length=255)  # Kobo asset uid, or Central xmlFormId
     remote_project = models.CharField(max_length=64, blank=True)  # Central project id
-    form = models.ForeignKey(Form, null=True, blank=True, on_delete=models.SET_NULL, related_name="pull_sources")
+    form = models.ForeignKey(
+        Form, null=True, blank=True, on_delete=models.SET_NULL, related_name="pull_sources"
+    )
     # Incremental cursor: the newest submission (or edit) time already pulled, as the server wrote it.
     cursor = models.CharField(max_length=64, blank=True)
     schedule_minutes = models.PositiveIntegerField(default=0)  # 0 = only on demand
@@ -293,6 +303,9 @@ class DigestCredential(models.Model):
     ha1 = models.CharField(max_length=32)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"digest credential of user {self.user_id}"
+
 
 class CentralSession(models.Model):
     """A bearer token issued by the Central-compatible /v1/sessions; only its SHA-256 is stored."""
@@ -302,3 +315,6 @@ class CentralSession(models.Model):
     csrf = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id}"

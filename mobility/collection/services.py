@@ -94,7 +94,8 @@ def form_publish(*, operation: Operation, data: bytes, filename: str, by=None) -
         if (
             converted.version_generated
             and current is not None
-            and current.xml == converted.xml.replace(f'version="{converted.version}"', f'version="{current.version}"')
+            and current.xml
+            == converted.xml.replace(f'version="{converted.version}"', f'version="{current.version}"')
         ):
             return current  # no version in the settings sheet and nothing changed: no new version
         if same is not None:
@@ -141,11 +142,15 @@ def form_version_from_xml(*, operation: Operation, xml: str, by=None) -> FormVer
         raise ValidationError("The form XML has no primary instance with an id")
     form_id, version_string = data.get("id"), data.get("version") or ""
     title = next((e.text for e in root.iter() if e.tag.endswith("}title")), None) or form_id
-    form, _ = Form.objects.get_or_create(operation=operation, xml_form_id=form_id, defaults={"title": title[:255]})
-    md5 = hashlib.md5(xml.encode()).hexdigest()
+    form, _ = Form.objects.get_or_create(
+        operation=operation, xml_form_id=form_id, defaults={"title": title[:255]}
+    )
+    md5 = hashlib.md5(xml.encode(), usedforsecurity=False).hexdigest()
     version = form.versions.filter(version=version_string).first()
     if version is None:
-        version = FormVersion(form=form, version=version_string, xml=xml, xml_md5=md5, fields=_xml_fields(data))
+        version = FormVersion(
+            form=form, version=version_string, xml=xml, xml_md5=md5, fields=_xml_fields(data)
+        )
         version.full_clean()
         version.save()
         form.current_version = version
@@ -162,8 +167,17 @@ def _xml_fields(data_element) -> list[dict]:
             if len(child):
                 walk(child, f"{prefix}{name}/")
             else:
-                fields.append({"path": f"{prefix}{name}", "name": name, "type": "", "labels": {}, "list": "",
-                               "personal": False, "repeat": ""})
+                fields.append(
+                    {
+                        "path": f"{prefix}{name}",
+                        "name": name,
+                        "type": "",
+                        "labels": {},
+                        "list": "",
+                        "personal": False,
+                        "repeat": "",
+                    }
+                )
 
     walk(data_element, "")
     return fields
@@ -174,25 +188,36 @@ def form_state_set(*, form: Form, state: str, by=None) -> Form:
     form.state = state
     form.full_clean()
     form.save(update_fields=["state", "updated_at"])
-    audit_record(action="collection.form_state", obj=form, by=by, operation=form.operation, detail={"state": state})
+    audit_record(
+        action="collection.form_state", obj=form, by=by, operation=form.operation, detail={"state": state}
+    )
     return form
 
 
 @transaction.atomic
-def media_attach(*, version: FormVersion, name: str, data: bytes, content_type: str = "", by=None) -> MediaFile:
+def media_attach(
+    *, version: FormVersion, name: str, data: bytes, content_type: str = "", by=None
+) -> MediaFile:
     """Attach (or replace) a media file of a form version."""
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValidationError(MEDIA_NAME.format(name=name))
-    md5 = hashlib.md5(data).hexdigest()
-    media = MediaFile.objects.filter(version=version, name=name).first() or MediaFile(version=version, name=name)
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    media = MediaFile.objects.filter(version=version, name=name).first() or MediaFile(
+        version=version, name=name
+    )
     if media.pk and media.md5 == md5:
         return media
     media.md5, media.size_bytes, media.content_type = md5, len(data), content_type[:100]
     media.file.save(f"{md5[:16]}-{name}", ContentFile(data), save=False)
     media.full_clean()
     media.save()
-    audit_record(action="collection.media_attach", obj=version.form, by=by, operation=version.form.operation,
-                 detail={"version": version.version, "media": name})
+    audit_record(
+        action="collection.media_attach",
+        obj=version.form,
+        by=by,
+        operation=version.form.operation,
+        detail={"version": version.version, "media": name},
+    )
     return media
 
 
@@ -253,10 +278,15 @@ def _attach(submission: Submission, uploads: list[Upload]) -> int:
             continue
         sha = hashlib.sha256(upload.content).hexdigest()
         attachment = Attachment(
-            submission=submission, name=upload.name[:255], sha256=sha, size_bytes=len(upload.content),
+            submission=submission,
+            name=upload.name[:255],
+            sha256=sha,
+            size_bytes=len(upload.content),
             content_type=upload.content_type[:100],
         )
-        attachment.file.save(f"{sha[:16]}-{upload.name.rsplit('/', 1)[-1]}", ContentFile(upload.content), save=False)
+        attachment.file.save(
+            f"{sha[:16]}-{upload.name.rsplit('/', 1)[-1]}", ContentFile(upload.content), save=False
+        )
         attachment.save()
         have.add(upload.name)
         added += 1

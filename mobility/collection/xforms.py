@@ -59,7 +59,7 @@ class Converted:
 
     @property
     def xml_md5(self) -> str:
-        return hashlib.md5(self.xml.encode()).hexdigest()
+        return hashlib.md5(self.xml.encode(), usedforsecurity=False).hexdigest()
 
 
 def _check_zip(data: bytes, name: str) -> None:
@@ -71,7 +71,9 @@ def _check_zip(data: bytes, name: str) -> None:
     for info in archive.infolist():
         total += info.file_size
         if total > MAX_XLSFORM_UNZIPPED or (
-            info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO and info.file_size > 2**20
+            info.compress_size
+            and info.file_size / info.compress_size > MAX_ZIP_RATIO
+            and info.file_size > 2**20
         ):
             raise FormError(XLSFORM_BOMB.format(name=name, limit=MAX_XLSFORM_UNZIPPED // 2**20))
 
@@ -114,11 +116,22 @@ def fields_of(survey_json: dict, personal: set[str]) -> list[dict]:
         for child in children or []:
             kind, name = child.get("type", ""), child.get("name", "")
             path = f"{prefix}{name}"
-            if kind in ("group", "repeat") or (kind == "" and child.get("children") and "list_name" not in child):
+            if kind in ("group", "repeat") or (
+                kind == "" and child.get("children") and "list_name" not in child
+            ):
                 walk(child.get("children"), f"{path}/", path if kind == "repeat" else repeat)
                 if kind == "repeat":
-                    out.append({"path": path, "name": name, "type": "repeat", "labels": _labels(child.get("label")),
-                                "list": "", "personal": False, "repeat": repeat})
+                    out.append(
+                        {
+                            "path": path,
+                            "name": name,
+                            "type": "repeat",
+                            "labels": _labels(child.get("label")),
+                            "list": "",
+                            "personal": False,
+                            "repeat": repeat,
+                        }
+                    )
                 continue
             if kind in NO_VALUE_TYPES:
                 continue
@@ -156,12 +169,17 @@ def xlsform_convert(data: bytes, name: str) -> Converted:
     stem = Path(name).stem
     try:
         result = xls2xform.convert(
-            xlsform=io.BytesIO(data), warnings=warnings, form_name=None, file_type=Path(name).suffix.lower() or ".xlsx"
+            xlsform=io.BytesIO(data),
+            warnings=warnings,
+            form_name=None,
+            file_type=Path(name).suffix.lower() or ".xlsx",
         )
     except PyXFormError as exc:
         raise FormError(f"{name}: {exc}") from None
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
-        raise FormError(f"{name}: the workbook could not be read as an XLSForm ({type(exc).__name__})") from None
+        raise FormError(
+            f"{name}: the workbook could not be read as an XLSForm ({type(exc).__name__})"
+        ) from None
     survey = result._survey
     survey_json = survey.to_json_dict()
     form_id = survey.id_string if survey.id_string not in ("", None, "data") else stem

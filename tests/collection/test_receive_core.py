@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def form_version(operation, data_manager):
-    return form_publish(operation=operation, data=simple_xlsform(), filename="household_visit.xlsx", by=data_manager)
+    return form_publish(
+        operation=operation, data=simple_xlsform(), filename="household_visit.xlsx", by=data_manager
+    )
 
 
 def test_publish_same_workbook_twice_returns_the_stored_version(operation, form_version):
@@ -53,10 +55,19 @@ def test_edit_supersedes_the_earlier_instance(operation, form_version, enumerato
 
 def test_split_posts_add_attachments_to_one_submission(operation, form_version, enumerator):
     raw = instance_xml("uuid:a1", people=4)
-    submission_receive(operation=operation, raw=raw, by=enumerator, incomplete=True,
-                       attachments=[Upload("a.jpg", b"\xff\xd8one", "image/jpeg")])
-    second = submission_receive(operation=operation, raw=raw, by=enumerator,
-                                attachments=[Upload("b.jpg", b"\xff\xd8two", "image/jpeg")])
+    submission_receive(
+        operation=operation,
+        raw=raw,
+        by=enumerator,
+        incomplete=True,
+        attachments=[Upload("a.jpg", b"\xff\xd8one", "image/jpeg")],
+    )
+    second = submission_receive(
+        operation=operation,
+        raw=raw,
+        by=enumerator,
+        attachments=[Upload("b.jpg", b"\xff\xd8two", "image/jpeg")],
+    )
     stored = Submission.objects.get()
     assert second.attachments_added == 1 and not stored.incomplete
     assert sorted(stored.attachments.values_list("name", flat=True)) == ["a.jpg", "b.jpg"]
@@ -66,7 +77,10 @@ def test_split_posts_add_attachments_to_one_submission(operation, form_version, 
     "raw, message",
     [
         (b"<data id='household_visit'><people>1</people>", "not well-formed"),
-        (b"<?xml version='1.0'?><!DOCTYPE d [<!ENTITY a 'aaaa'>]><data id='household_visit'>&a;</data>", "DTD"),
+        (
+            b"<?xml version='1.0'?><!DOCTYPE d [<!ENTITY a 'aaaa'>]><data id='household_visit'>&a;</data>",
+            "DTD",
+        ),
         (b"<data><meta><instanceID>uuid:x</instanceID></meta></data>", "no id attribute"),
         (b"<data id='household_visit'><people>1</people></data>", "no meta/instanceID"),
     ],
