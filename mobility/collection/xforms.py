@@ -14,6 +14,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -80,19 +81,26 @@ def _check_zip(data: bytes, name: str) -> None:
 
 def _personal_names(data: bytes) -> set[str]:
     """Question names the survey sheet marks as personal data (a `personal_data` / `pii` column)."""
-    from pyxform.xls2json_backends import xlsx_to_dict
+    from python_calamine import CalamineWorkbook
 
     try:
-        sheets = xlsx_to_dict(io.BytesIO(data))
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = next((n for n in workbook.sheet_names if n.strip().lower() == "survey"), None)
+        rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False) if sheet else []
     except Exception:  # pyxform reports the real problem in convert()
         return set()
+    if not rows:
+        return set()
+    header = [str(h).strip().lower() for h in rows[0]]
+    if "name" not in header:
+        return set()
+    name_at = header.index("name")
+    marks = [i for i, h in enumerate(header) if h in PERSONAL_COLUMNS]
     names = set()
-    for row in sheets.get("survey", []) or []:
-        lowered = {str(k).strip().lower(): v for k, v in row.items()}
-        for column in PERSONAL_COLUMNS:
-            value = lowered.get(column)
-            if value is not None and str(value).strip().lower() in TRUE_WORDS and row.get("name"):
-                names.add(str(row["name"]).strip())
+    for row in rows[1:]:
+        for i in marks:
+            if i < len(row) and str(row[i]).strip().lower() in TRUE_WORDS and str(row[name_at]).strip():
+                names.add(str(row[name_at]).strip())
     return names
 
 
@@ -112,14 +120,15 @@ def fields_of(survey_json: dict, personal: set[str]) -> list[dict]:
     """Every question with its path as it appears in submissions ("grp/q"), type, labels and list."""
     out: list[dict] = []
 
-    def walk(children, prefix: str, repeat: str) -> None:
+    def walk(children, prefix: str, repeat: str, inherited: bool) -> None:
         for child in children or []:
             kind, name = child.get("type", ""), child.get("name", "")
             path = f"{prefix}{name}"
+            marked = inherited or name in personal  # a personal group makes everything in it personal
             if kind in ("group", "repeat") or (
                 kind == "" and child.get("children") and "list_name" not in child
             ):
-                walk(child.get("children"), f"{path}/", path if kind == "repeat" else repeat)
+                walk(child.get("children"), f"{path}/", path if kind == "repeat" else repeat, marked)
                 if kind == "repeat":
                     out.append(
                         {
@@ -128,7 +137,7 @@ def fields_of(survey_json: dict, personal: set[str]) -> list[dict]:
                             "type": "repeat",
                             "labels": _labels(child.get("label")),
                             "list": "",
-                            "personal": False,
+                            "personal": marked,
                             "repeat": repeat,
                         }
                     )
@@ -142,12 +151,12 @@ def fields_of(survey_json: dict, personal: set[str]) -> list[dict]:
                     "type": kind,
                     "labels": _labels(child.get("label")),
                     "list": child.get("list_name") or child.get("itemset") or "",
-                    "personal": name in personal,
+                    "personal": marked,
                     "repeat": repeat,
                 }
             )
 
-    walk(survey_json.get("children"), "", "")
+    walk(survey_json.get("children"), "", "", False)
     return out
 
 
@@ -156,6 +165,22 @@ def choices_of(survey_json: dict) -> dict:
         list_name: {str(item.get("name")): _labels(item.get("label")) for item in items}
         for list_name, items in (survey_json.get("choices") or {}).items()
     }
+
+
+def _with_version(xml: str, id_given: str, form_id: str, version: str) -> str | None:
+    """Set id and version on the primary instance's root without regenerating the XML (None if unsure)."""
+    start = xml.find("<instance>")
+    if (
+        start < 0
+        or f'id="{id_given}"' not in xml[start : start + 500]
+        or "version=" in xml[start : start + 500]
+    ):
+        return None
+    at = xml.index(f'id="{id_given}"', start)
+    attribute = (
+        f'id="{escape(form_id, {chr(34): "&quot;"})}" version="{escape(version, {chr(34): "&quot;"})}"'
+    )
+    return xml[:at] + attribute + xml[at + len(f'id="{id_given}"') :]
 
 
 def xlsform_convert(data: bytes, name: str) -> Converted:
@@ -185,11 +210,18 @@ def xlsform_convert(data: bytes, name: str) -> Converted:
     form_id = survey.id_string if survey.id_string not in ("", None, "data") else stem
     if not form_id:
         raise FormError(XLSFORM_NO_ID.format(name=name))
+    id_given = survey.id_string
     survey.id_string = form_id
     generated = not survey.version
-    if generated:
-        survey.version = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    xml = survey.to_xml(pretty_print=False)
+    xml = result.xform
+    if generated or id_given != form_id:
+        # Phones identify a form by id + version: a form without one gets a timestamp version.
+        # (pyxform's XML is regenerated only then; it is the slow part for large forms.)
+        if generated:
+            survey.version = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+        xml = _with_version(xml, id_given, form_id, survey.version) or survey.to_xml(
+            validate=False, pretty_print=False
+        )  # as xls2xform.convert: no ODK Validate
     languages = sorted(
         {lang for f in fields_of(survey_json, set()) for lang in f["labels"] if lang != "default"}
     )

@@ -217,9 +217,13 @@ def _job_for(request, job_id) -> ImportJob:
 
 
 def _progress_context(job: ImportJob, user) -> dict:
-    errors = list(job.row_errors.all()[:ROW_ERRORS_SHOWN])
+    # Row errors quote cell values, which may be personal (a submission's answers, a registration):
+    # only those who may import into the operation see them; others see the counts.
+    may_see_rows = can(user, Action.IMPORT, job.operation)
+    errors = list(job.row_errors.all()[:ROW_ERRORS_SHOWN]) if may_see_rows else []
     return {
         "job": job,
+        "may_see_rows": may_see_rows,
         # A failed job runs again on the same kept file, e.g. after names were resolved in the review list.
         "may_rerun": job.status == ImportJob.Status.FAILED and can(user, Action.IMPORT, job.operation),
         "row_errors": errors,

@@ -143,4 +143,23 @@ def test_any_text_value_round_trips(value):
     raw = (
         f'<data id="f"><q>{escape(cleaned)}</q><meta><instanceID>uuid:1</instanceID></meta></data>'
     ).encode()
-    assert instance_parse(raw).data["q"] == cleaned.strip()
+    expected = cleaned.replace("\r\n", "\n").replace("\r", "\n").strip()  # XML normalises line ends
+    assert instance_parse(raw).data["q"] == expected
+
+
+def test_a_personal_group_makes_its_questions_personal():
+    data = xlsform(
+        [
+            ["type", "name", "label", "personal_data"],
+            ["begin_group", "who", "Who", "yes"],
+            ["text", "full_name", "Full name", ""],
+            ["end_group", "", "", ""],
+            ["begin_repeat", "members", "Members", ""],
+            ["text", "member_name", "Name", "yes"],
+            ["integer", "age", "Age", ""],
+            ["end_repeat", "", "", ""],
+        ],
+        settings={"form_id": "grouped"},
+    )
+    personal = {f["path"] for f in xlsform_convert(data, "grouped.xlsx").fields if f["personal"]}
+    assert personal == {"who/full_name", "members/member_name"}

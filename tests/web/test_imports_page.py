@@ -179,3 +179,25 @@ def test_a_failed_job_runs_again_on_its_kept_file(
     assert job.status == ImportJob.Status.SUCCEEDED and ImportJob.objects.count() == 1
     client.force_login(viewer)
     assert client.post(reverse("core:import_rerun", args=[job.pk])).status_code in (403, 404)
+
+
+def test_row_error_values_are_shown_only_to_those_who_may_import(client, operation, data_manager, viewer):
+    """Row errors quote cell values (a submission's answers, a registration): viewers see counts only."""
+    from mobility.core.models import ImportRowError
+
+    job = ImportJob.objects.create(
+        kind="test.lines",
+        operation=operation,
+        original_name="rows.csv",
+        sha256="0" * 64,
+        status=ImportJob.Status.FAILED,
+        rejected=1,
+        error='1 problem(s) in 1 row(s); nothing was stored. First: row 2, column name: "Zainab Marker" is odd',
+    )
+    ImportRowError.objects.create(job=job, row=2, column="name", value="Zainab Marker", message="is odd")
+    client.force_login(data_manager)
+    assert "Zainab Marker" in client.get(reverse("core:import_detail", args=[job.pk])).content.decode()
+    client.force_login(viewer)
+    for name in ("core:import_detail", "core:import_progress"):
+        page = client.get(reverse(name, args=[job.pk]))
+        assert page.status_code == 200 and "Zainab Marker" not in page.content.decode()
