@@ -281,7 +281,8 @@ class PullSource(TimeStamped):
     form = models.ForeignKey(
         Form, null=True, blank=True, on_delete=models.SET_NULL, related_name="pull_sources"
     )
-    # Incremental cursor: the newest submission (or edit) time already pulled, as the server wrote it.
+    # Incremental cursor. Kobo: "<_submission_time>#<_id>" (the next pull asks for larger _id; edits are
+    # found through meta/deprecatedID). Central: the newest submissionDate/updatedAt fully stored.
     cursor = models.CharField(max_length=64, blank=True)
     schedule_minutes = models.PositiveIntegerField(default=0)  # 0 = only on demand
     last_pulled_at = models.DateTimeField(null=True, blank=True)

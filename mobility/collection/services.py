@@ -153,8 +153,9 @@ def form_version_from_xml(*, operation: Operation, xml: str, by=None) -> FormVer
         )
         version.full_clean()
         version.save()
-        form.current_version = version
-        form.save()
+        if form.current_version_id is None:  # an older version fetched later never becomes current
+            form.current_version = version
+            form.save()
     return version
 
 
@@ -377,6 +378,9 @@ def submission_receive(
                 )
                 if previous is not None:
                     submission.root_id = previous.root_id
+            if previous is None and (instance_meta or {}).get("root_id"):
+                # A pulled record first seen after an edit: the server names the chain's first instance.
+                submission.root_id = str(instance_meta["root_id"])[:255]
             submission.save()
             added = _attach(submission, attachments)
             if previous is not None and previous.superseded_by_id is None:

@@ -106,31 +106,54 @@ def _snapshot_record(record: AssessmentRecord) -> tuple:
     return fields, figures, indicators
 
 
-def _stored_snapshots(round_id: int, assessment_type: str) -> dict[str, tuple[int, tuple]]:
+KEYED_READ_MAX = 5000  # up to this many places, read just those places; more: the whole round, flat
+
+
+def _stored_snapshots(
+    round_id: int, assessment_type: str, place_keys: list[str] | None = None
+) -> dict[str, tuple[int, tuple]]:
     """{place_key: (assessment id, snapshot)} of what the round holds, read with four flat queries.
 
-    The snapshot is built from the same values, in the same shape, as ``_snapshot_record`` builds
-    from a record, without model instances or prefetch querysets (which cost more than the rows).
+    With ``place_keys`` only those places are read, so a small write (one form submission) costs
+    the same whatever the size of the round. The snapshot is built from the same values, in the
+    same shape, as ``_snapshot_record`` builds from a record, without model instances or prefetch
+    querysets (which cost more than the rows).
     """
-    assessments = list(
-        Assessment.objects.filter(round_id=round_id, assessment_type=assessment_type).values_list(
-            "pk", "place_key", *ASSESSMENT_FIELDS
-        )
-    )
+    in_round_q = Assessment.objects.filter(round_id=round_id, assessment_type=assessment_type)
+    if place_keys is None:
+        assessments = list(in_round_q.values_list("pk", "place_key", *ASSESSMENT_FIELDS))
+    else:
+        assessments = [
+            row
+            for chunk in _chunks(sorted(set(place_keys)), 500)
+            for row in in_round_q.filter(place_key__in=chunk).values_list(
+                "pk", "place_key", *ASSESSMENT_FIELDS
+            )
+        ]
     if not assessments:
         return {}
-    in_round = {"assessment__round_id": round_id, "assessment__assessment_type": assessment_type}
+    if place_keys is None:
+        scopes = [{"assessment__round_id": round_id, "assessment__assessment_type": assessment_type}]
+    else:
+        scopes = [{"assessment_id__in": chunk} for chunk in _chunks([a[0] for a in assessments], 500)]
     parts: dict[int, list[tuple]] = defaultdict(list)
-    for figure_id, *values in FigureBreakdown.objects.filter(
-        figure__assessment__round_id=round_id, figure__assessment__assessment_type=assessment_type
-    ).values_list("figure_id", *PART_FIELDS):
-        parts[figure_id].append(tuple(values))
+    for scope in scopes:
+        part_scope = {f"figure__{key}": value for key, value in scope.items()}
+        for figure_id, *values in FigureBreakdown.objects.filter(**part_scope).values_list(
+            "figure_id", *PART_FIELDS
+        ):
+            parts[figure_id].append(tuple(values))
     figures: dict[int, list[tuple]] = defaultdict(list)
     plain_at = [FIGURE_FIELDS.index(name) for name in _FIGURE_PLAIN]
     sadd_at, shelter_at = FIGURE_FIELDS.index("sadd"), FIGURE_FIELDS.index("shelter")
-    for figure_id, assessment_id, group, *values in PopulationFigure.objects.filter(**in_round).values_list(
-        "pk", "assessment_id", "population_group", *FIGURE_FIELDS
-    ):
+    figure_rows = (
+        row
+        for scope in scopes
+        for row in PopulationFigure.objects.filter(**scope).values_list(
+            "pk", "assessment_id", "population_group", *FIGURE_FIELDS
+        )
+    )
+    for figure_id, assessment_id, group, *values in figure_rows:
         figures[assessment_id].append(
             _figure_snapshot(
                 group,
@@ -141,10 +164,11 @@ def _stored_snapshots(round_id: int, assessment_type: str) -> dict[str, tuple[in
             )
         )
     indicators: dict[int, list[tuple]] = defaultdict(list)
-    for assessment_id, *values in IndicatorValue.objects.filter(**in_round).values_list(
-        "assessment_id", *INDICATOR_FIELDS
-    ):
-        indicators[assessment_id].append(tuple(values))
+    for scope in scopes:
+        for assessment_id, *values in IndicatorValue.objects.filter(**scope).values_list(
+            "assessment_id", *INDICATOR_FIELDS
+        ):
+            indicators[assessment_id].append(tuple(values))
     out = {}
     for pk, place_key, *values in assessments:
         fields = tuple(_plain(v) for v in values)
@@ -171,12 +195,20 @@ def _create_children(pairs: list[tuple[int, AssessmentRecord]], round_id: int, a
     )
     if any(fig.parts for _, record in pairs for fig in record.figures.values()):
         written = {assessment_id for assessment_id, _ in pairs}
-        figure_ids = {
-            (assessment_id, group): pk
-            for pk, assessment_id, group in PopulationFigure.objects.filter(
+        if len(written) <= KEYED_READ_MAX:
+            figure_rows = [
+                row
+                for chunk in _chunks(sorted(written), 500)
+                for row in PopulationFigure.objects.filter(assessment_id__in=chunk).values_list(
+                    "pk", "assessment_id", "population_group"
+                )
+            ]
+        else:
+            figure_rows = PopulationFigure.objects.filter(
                 assessment__round_id=round_id, assessment__assessment_type=assessment_type
             ).values_list("pk", "assessment_id", "population_group")
-            if assessment_id in written
+        figure_ids = {
+            (assessment_id, group): pk for pk, assessment_id, group in figure_rows if assessment_id in written
         }
         rows_insert(
             FigureBreakdown,
@@ -216,7 +248,11 @@ def assessments_write(
     rounds_touched = set()
     for (round_id, assessment_type), batch in by_round.items():
         # A round that holds nothing of this type yet needs no comparison at all.
-        existing = _stored_snapshots(round_id, assessment_type)
+        keyed = len(batch) <= KEYED_READ_MAX
+        existing = _stored_snapshots(
+            round_id, assessment_type, [r.place_key for r in batch] if keyed else None
+        )
+        found = len(existing)
         new_records, changed = [], []
         for record in batch:
             current = existing.pop(record.place_key, None)
@@ -228,9 +264,14 @@ def assessments_write(
                 counts.unchanged += 1
         if progress:
             progress.advance(len(batch))
+        if keyed:  # places of the round these records lack: counted, not read
+            stored = Assessment.objects.filter(round_id=round_id, assessment_type=assessment_type).count()
+            missing = stored - found
+        else:
+            missing = len(existing)
         if not (new_records or changed):
-            if existing:
-                counts.summary["not_in_file"] = counts.summary.get("not_in_file", 0) + len(existing)
+            if missing:
+                counts.summary["not_in_file"] = counts.summary.get("not_in_file", 0) + missing
             continue
         round_ = Round.objects.select_related("operation").get(pk=round_id)
         if round_.status in (Round.Status.PUBLISHED, Round.Status.SUPERSEDED):
@@ -298,8 +339,8 @@ def assessments_write(
         _create_children(pairs, round_id, assessment_type)
         counts.created += len(new_records)
         counts.updated += len(changed)
-        if existing:
-            counts.summary["not_in_file"] = counts.summary.get("not_in_file", 0) + len(existing)
+        if missing:
+            counts.summary["not_in_file"] = counts.summary.get("not_in_file", 0) + missing
         rounds_touched.add(round_id)
     warnings = []
     for round_id in sorted(rounds_touched):

@@ -13,6 +13,7 @@ NAV_ITEMS = [
     ("gazetteer:index", _("Gazetteer"), ("gazetteer:",), False),
     ("core:operations", _("Operations"), ("core:operation",), False),
     ("core:imports", _("Imports"), ("core:import",), True),
+    ("collection:forms", _("Collection"), ("collection:",), True),
     ("gazetteer:reviews", _("Review list"), ("gazetteer:review",), True),
 ]
 
