@@ -112,7 +112,10 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mobility.sqlite3'}")
 DATABASES = {
     "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=60 if DATABASE_URL.startswith(("postgres", "postgresql")) else 0
+        # Connections are kept for a minute on both: opening one (and, on SQLite, its PRAGMAs) per
+        # request costs more than a phone's whole submission.
+        DATABASE_URL,
+        conn_max_age=60,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -133,7 +136,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: records the HTTP Digest hash (for ODK Collect) whenever a password is set.
+    {"NAME": "mobility.collection.auth.DigestHA1Recorder"},
 ]
+# Django's ModelBackend, which also records the Digest hash at a password sign-in (for accounts made
+# by create_user / createsuperuser, which store the password without the validators' hook).
+AUTHENTICATION_BACKENDS = ["mobility.collection.auth.DigestRecordingBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -165,6 +173,17 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "uploads"
 MAX_UPLOAD_BYTES = int(float(os.environ.get("MOBILITY_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
+
+# --- data collection (OpenRosa: ODK Collect, KoboCollect, Enketo) ---------------------------------
+OPENROSA_REALM = os.environ.get("MOBILITY_OPENROSA_REALM", "Mobility")  # changing it voids Digest hashes
+# Largest submission POST (XML + attachments); unset = MAX_UPLOAD_BYTES. Keep it at or below that.
+OPENROSA_MAX_POST_BYTES = (
+    int(float(os.environ["MOBILITY_OPENROSA_MAX_POST_MB"]) * 2**20)
+    if os.environ.get("MOBILITY_OPENROSA_MAX_POST_MB")
+    else None
+)
+OPENROSA_NONCE_SECONDS = int(os.environ.get("MOBILITY_OPENROSA_NONCE_SECONDS", "300"))
+OPENROSA_ALLOW_BASIC_HTTP = env_bool("MOBILITY_OPENROSA_ALLOW_BASIC_HTTP")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [

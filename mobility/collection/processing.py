@@ -934,8 +934,10 @@ def form_pending_process(form: Form) -> ProcessCounts:
 
 def submission_process_by_id(submission_id: int) -> None:
     """The background task: process the submission (and whatever else of its form is queued)."""
+    # The whole form's queue is drained, even when this submission was already processed by another
+    # run: one task stands for every submission of its form queued in the same second.
     submission = Submission.objects.select_related("form").filter(pk=submission_id).first()
-    if submission is None or submission.status != Submission.Status.RECEIVED or not submission.is_current:
+    if submission is None:
         return
     form_pending_process(submission.form)
 

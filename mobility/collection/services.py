@@ -16,12 +16,13 @@ from enum import StrEnum
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from mobility.core.models import Operation
 from mobility.core.services import audit_record
 
-from .models import Attachment, Form, FormVersion, MediaFile, Submission, SubmissionConflict
+from .models import Attachment, Binding, Form, FormVersion, MediaFile, Submission, SubmissionConflict
 from .xforms import FormError, InstanceError, content_sha256, instance_parse, repeat_paths, xlsform_convert
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,22 @@ def _when(text: str) -> dt.datetime | None:
     return value if value.tzinfo else timezone.make_aware(value, dt.UTC)
 
 
+_VERSIONS: dict[tuple, FormVersion] = {}  # versions don't change once stored: read each one once
+
+
+def _version(form: Form, version_string: str) -> FormVersion | None:
+    """The stored version a submission names, without its XForm XML (one small query)."""
+    key = form.versions.filter(version=version_string).values_list("pk", "created_at").first()
+    if key is None:
+        return None
+    version = _VERSIONS.get(key)
+    if version is None:
+        if len(_VERSIONS) > 256:
+            _VERSIONS.clear()
+        version = _VERSIONS[key] = FormVersion.objects.defer("xml").get(pk=key[0])
+    return version
+
+
 def _gps(data: dict, version: FormVersion | None) -> tuple[float | None, float | None]:
     """The first geopoint answer: "lat lon alt accuracy"."""
     paths = [f["path"] for f in (version.fields if version else []) if f.get("type") == "geopoint"]
@@ -272,6 +289,8 @@ def _area(data: dict) -> str:
 
 def _attach(submission: Submission, uploads: list[Upload]) -> int:
     """Store attachments not stored yet (Collect splits large sets over several POSTs)."""
+    if not uploads:
+        return 0
     have = set(submission.attachments.values_list("name", flat=True))
     added = 0
     for upload in uploads:
@@ -331,12 +350,16 @@ def submission_receive(
         meta, values = instance_meta or {}, data
         if not meta.get("instance_id"):
             raise SubmissionRefused("the submission has no meta/instanceID")
-    form = Form.objects.filter(operation=operation, xml_form_id=meta["xml_form_id"]).first()
+    form = (
+        Form.objects.filter(operation=operation, xml_form_id=meta["xml_form_id"])
+        .annotate(bound=Exists(Binding.objects.filter(form=OuterRef("pk"), active=True)))
+        .first()
+    )
     if form is None:
         raise SubmissionRefused(FORM_UNKNOWN.format(form_id=meta["xml_form_id"]), status=404)
     if form.state == Form.State.CLOSED:
         raise SubmissionRefused(FORM_CLOSED.format(form_id=form.xml_form_id), status=403)
-    version = form.versions.filter(version=meta.get("version") or "").first()
+    version = _version(form, meta.get("version") or "")
     if version is not None and data is None and repeat_paths(version.fields):
         values = instance_parse(raw, repeat_paths(version.fields)).data  # repeats with one entry stay lists
     sha = hashlib.sha256(raw).hexdigest()
@@ -392,7 +415,7 @@ def submission_receive(
     from .quality import flags_on_arrival
 
     flags_on_arrival(submission)
-    _queue_processing(submission)
+    _queue_processing(submission, bound=form.bound)
     return Received(submission, Outcome.EDIT if submission.deprecated_id else Outcome.CREATED, added)
 
 
@@ -415,8 +438,32 @@ def _again(form: Form, incoming: Submission, attachments: list[Upload], incomple
     return Received(stored, Outcome.CONFLICT)
 
 
-def _queue_processing(submission: Submission) -> None:
-    """Run the form's binding on the submission after the commit (background worker or inline)."""
+PROCESS_COALESCE_SECONDS = 1.0
+
+
+def _queue_processing(submission: Submission, bound: bool | None = None) -> None:
+    """Run the form's binding on its queued submissions after the commit (background worker).
+
+    A form without a binding queues nothing (its submissions wait, "received", until it is bound
+    and re-processed). Under load, one task per form and second drains everything queued: the first
+    submission of a window schedules the task a little after the window closes, so each submission
+    commits before a task that will see it runs; the periodic safety net catches the rest.
+    """
+    from django.core.cache import cache
+    from huey.contrib.djhuey import HUEY
+
     from .tasks import process_submission
 
-    transaction.on_commit(lambda: process_submission(submission.pk))
+    if bound is None:
+        bound = Binding.objects.filter(form_id=submission.form_id, active=True).exists()
+    if not bound:
+        return  # not bound: nothing to process into
+    form_id, pk = submission.form_id, submission.pk
+
+    def queue() -> None:
+        if HUEY.immediate:
+            process_submission(pk)
+        elif cache.add(f"collection:process:{form_id}", 1, timeout=PROCESS_COALESCE_SECONDS):
+            process_submission.schedule(args=(pk,), delay=PROCESS_COALESCE_SECONDS + 0.5)
+
+    transaction.on_commit(queue)

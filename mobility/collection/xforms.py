@@ -311,3 +311,22 @@ def repeat_paths(fields: list[dict]) -> set[str]:
 def content_sha256(data: dict) -> str:
     content = {k: v for k, v in data.items() if not k.startswith("meta/") and not k.startswith("_")}
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _element(tag: str, value) -> str:
+    if isinstance(value, dict):
+        return f"<{tag}>" + "".join(_element(k, v) for k, v in value.items()) + f"</{tag}>"
+    if isinstance(value, list):
+        return "".join(_element(tag, v) for v in value)
+    return f"<{tag}>{escape(str(value))}</{tag}>"
+
+
+def instance_build(form_id: str, version: str, instance_id: str, body: dict, deprecated: str = "") -> bytes:
+    """An OpenRosa instance as ODK Collect writes it: a dict is a group, a list is a repeat."""
+    meta = {"instanceID": instance_id, **({"deprecatedID": deprecated} if deprecated else {})}
+    return (
+        f'<?xml version="1.0"?><data xmlns:orx="http://openrosa.org/xforms" id="{escape(form_id)}" '
+        f'version="{escape(version)}">'
+        + "".join(_element(k, v) for k, v in {**body, "meta": meta}.items())
+        + "</data>"
+    ).encode()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-from xml.sax.saxutils import escape
 
 import pytest
 
@@ -56,22 +55,8 @@ ANCUABE_SEDE = ("MZ01", "MZ0101", "MZ010101")
 BALAMA_SEDE = ("MZ01", "MZ0102", "MZ010201")
 
 
-def element(tag: str, value) -> str:
-    """XML of a value: a dict is a group, a list is a repeat (one element per entry)."""
-    if isinstance(value, dict):
-        return f"<{tag}>" + "".join(element(k, v) for k, v in value.items()) + f"</{tag}>"
-    if isinstance(value, list):
-        return "".join(element(tag, v) for v in value)
-    return f"<{tag}>{escape(str(value))}</{tag}>"
-
-
 def instance(form_id: str, version: str, instance_id: str, body: dict, deprecated: str = "") -> bytes:
-    meta = {"instanceID": instance_id, **({"deprecatedID": deprecated} if deprecated else {})}
-    return (
-        f'<?xml version="1.0"?><data xmlns:orx="http://openrosa.org/xforms" id="{form_id}" version="{version}">'
-        + "".join(element(k, v) for k, v in {**body, "meta": meta}.items())
-        + "</data>"
-    ).encode()
+    return xforms.instance_build(form_id, version, instance_id, body, deprecated)
 
 
 def group(population_group="IDP", households=120, individuals=540, males=250, females=290, **extra) -> dict:

@@ -76,6 +76,9 @@ PATH_TO = {
 }
 
 
+OPERATION_SLUG = "mozambique-cabo-delgado"
+
+
 class Command(MobilityCommand):
     help = "Load the demo: MOZ and PAK gazetteers with boundaries, two operations with rounds, an admin user."
     example = "mobility demo"
@@ -105,7 +108,15 @@ class Command(MobilityCommand):
         self._operations(admin)
         self._tracking(admin, quiet)
         self._review_items()
+        enumerator_password = self._collection(admin)
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
+        if enumerator_password:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"\n  ODK Collect: server  http://127.0.0.1:8000/collect/{OPERATION_SLUG}  "
+                    f"user  enumerator  password  {enumerator_password}\n"
+                )
+            )
         if password:
             self.stdout.write(
                 self.style.WARNING(
@@ -171,6 +182,15 @@ class Command(MobilityCommand):
         if round1.status == Round.Status.VALIDATING:
             release = release_publish(round=round1, by=admin, source_note="Invented demo figures")
             self.stdout.write(f"  published {release} after the disclosure check")
+
+    def _collection(self, admin) -> str | None:
+        """The ready-made ETT form, the `enumerator` app user and a few invented phone submissions."""
+        from mobility.collection.demo import collection_demo
+
+        operation = Operation.objects.get(name=OPERATIONS[0]["name"])
+        form_id, password, stored = collection_demo(operation=operation, admin=admin)
+        self.stdout.write(f"  form {form_id}: {stored} demo submission(s) stored")
+        return password
 
     def _review_items(self):
         """Names as field teams write them, so the review list has something to resolve in the tour."""
