@@ -1,6 +1,6 @@
 """OpenRosa submissions/s with concurrent phones, re-sends and racing re-sends: each instance stored once.
 
-Run:  .venv/bin/python bench/collection_submissions.py [--submissions 10000] [--clients 8]
+Run:  .venv/bin/python bench/bench_collection_submissions.py [--submissions 10000] [--clients 8]
           [--database-url postgresql://postgres@127.0.0.1:5432/pg_a_bench] [--bind] [--server gunicorn]
 
 A real server on a throw-away SQLite file (WAL, the laptop default; the user's database is never
