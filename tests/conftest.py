@@ -76,3 +76,16 @@ def browser(live_server, monkeypatch):
     from tests.browser import launched_browser
 
     yield from launched_browser(monkeypatch)
+
+
+@pytest.fixture
+def page(browser):
+    """A 1280 px page of the browser that fails the test on any JavaScript error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"

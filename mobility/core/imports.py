@@ -248,8 +248,21 @@ def _store_errors(job: ImportJob, errors: list[RowError]) -> None:
     )
 
 
-def run(job: ImportJob, *, progress: Progress | None = None) -> ImportJob:
-    """Run one job: read and validate everything, then write all of it in one transaction or nothing."""
+class WriteHook(Protocol):
+    """Lets a caller see (and filter) what a job writes, inside the job's transaction."""
+
+    def before_write(self, data: Any) -> Any: ...
+    def after_write(self, data: Any) -> int: ...
+
+
+def run(
+    job: ImportJob, *, progress: Progress | None = None, write_hook: WriteHook | None = None
+) -> ImportJob:
+    """Run one job: read and validate everything, then write all of it in one transaction or nothing.
+
+    ``write_hook`` (form submissions use it) filters the validated data before the write and is told
+    after it; what ``after_write`` returns is kept as the summary's "removed" count.
+    """
     if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.FAILED):
         raise ValidationError(JOB_ALREADY_RUN.format(job_id=job.pk, status=job.status))
     importer = importer_for(job.kind)
@@ -278,7 +291,10 @@ def run(job: ImportJob, *, progress: Progress | None = None) -> ImportJob:
             )
         progress.start(result.rows_read, "writing")
         with transaction.atomic():
-            counts = importer.write(job=job, data=result.data, progress=progress)
+            data = write_hook.before_write(result.data) if write_hook else result.data
+            counts = importer.write(job=job, data=data, progress=progress)
+            if write_hook:
+                counts.summary["removed"] = write_hook.after_write(data)
         progress.finish()
         job.created, job.updated, job.unchanged = counts.created, counts.updated, counts.unchanged
         job.summary = {**job.summary, **counts.summary, "phase": "done"}

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.browser import PASSWORD, needs_chromium
 
 from .forms import instance_xml, simple_xlsform, xlsform
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 def test_upload_a_form_and_browse_its_submissions_on_the_map(

@@ -14,18 +14,6 @@ PCODE_FILE = Path(__file__).parent / "data" / "moz_cabo_delgado_pcodes.csv"
 pytestmark = needs_chromium
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
-
-
 def test_upload_watch_resolve_and_reuse(page, live_server, transactional_db, django_user_model):
     from playwright.sync_api import expect
 

@@ -6,48 +6,11 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from mobility.core.imports import importer_for, register
-
 from ..bindings import TargetSpec, binding_repeat, fields_by_path, target_spec
 from ..models import Binding, Submission
 from .common import NO_ENTRIES
 
 # --- the importer, seen from here -------------------------------------------------------------------
-
-
-class _Observed:
-    """A registered importer, wrapped so that a job started here can see (and filter) what it writes.
-
-    Jobs that did not come from submissions carry no hook and go straight through.
-    """
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.kind = inner.kind
-        self.label = inner.label
-
-    def read(self, *, job, progress):
-        return self.inner.read(job=job, progress=progress)
-
-    def write(self, *, job, data, progress):
-        hook = getattr(job, "collection_hook", None)
-        if hook is not None:
-            data = hook.before_write(data)
-        counts = self.inner.write(job=job, data=data, progress=progress)
-        if hook is not None:
-            counts.summary["removed"] = hook.after_write(data)
-        return counts
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-
-def _observed(kind: str) -> None:
-    import mobility.tracking.importers  # noqa: F401 - registers the tracking importers
-
-    importer = importer_for(kind)
-    if not isinstance(importer, _Observed):
-        register(_Observed(importer))
 
 
 # --- submission → rows ------------------------------------------------------------------------------

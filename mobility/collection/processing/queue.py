@@ -21,7 +21,7 @@ from ..bindings import binding_current
 from ..models import Form, Submission
 from .common import BATCH_SIZE, FLAG_PLACE_TAKEN, PROCESSING_FAILED, _flags_with, _flags_without
 from .errors import _error_text
-from .inputs import Plan, Prepared, _csv, _observed
+from .inputs import Plan, Prepared, _csv
 from .outputs import _Hook
 
 log = logging.getLogger(__package__)  # the package's name, as before the split
@@ -100,7 +100,6 @@ def _run_batch(plan: Plan, batch: list[Prepared], by=None, *, retried: bool = Fa
         if len(ids) == 1
         else f"{form.xml_form_id}-batch-{ids[0]}.csv"
     )
-    _observed(plan.spec.kind)
     job = job_create(
         kind=plan.spec.kind,
         source=ContentFile(_csv(plan.header(rows), rows), name=name),
@@ -110,8 +109,7 @@ def _run_batch(plan: Plan, batch: list[Prepared], by=None, *, retried: bool = Fa
         by=by if getattr(by, "pk", None) else None,
     )
     hook = _Hook(plan, batch, row_map)
-    job.collection_hook = hook
-    job = run(job)
+    job = run(job, write_hook=hook)
     counts.jobs = 1
     if job.status == ImportJob.Status.SUCCEEDED:
         counts.created, counts.updated, counts.unchanged = job.created, job.updated, job.unchanged
