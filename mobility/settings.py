@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "mobility.tracking",
     "mobility.publishing",
     "mobility.collection",
+    "mobility.flows",
+    "mobility.restrictions",
     "mobility.web",
 ]
 

@@ -1,0 +1,1 @@
+"""Registers the importers of this app with the importer framework."""
