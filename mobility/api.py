@@ -4,8 +4,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from ninja import NinjaAPI
 
 from mobility.core import api as core_api
+from mobility.flows import api as flows_api
 from mobility.gazetteer import api as gazetteer_api
 from mobility.publishing import api_hapi
+from mobility.restrictions import api as restrictions_api
 
 api = NinjaAPI(
     title="Mobility API",
@@ -21,6 +23,8 @@ api = NinjaAPI(
 api.add_router("/metadata", gazetteer_api.metadata)
 api.add_router("/gazetteer", gazetteer_api.router)
 api.add_router("/affected-people", api_hapi.router)
+api.add_router("/flows", flows_api.router)
+api.add_router("/restrictions", restrictions_api.router)
 api.add_router("/", core_api.router)
 api.add_router("/", core_api.jobs)
 api.add_exception_handler(ValidationError, lambda r, e: core_api.validation_error_handler(r, e, api))

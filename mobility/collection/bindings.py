@@ -49,9 +49,15 @@ class TargetSpec:
     # Columns whose values identify the domain row a submission writes: two submissions with the
     # same values never share a batch job (see processing).
     identity: tuple[str, ...]
+    # Flows targets: a row with no record_id gets the submission's own (flows.forms.record_id_for).
+    auto_record_id: bool = False
 
     def columns(self, operation: Operation) -> list[str]:
         """The target's columns, in the order its file template has them."""
+        if self.target in (Binding.Target.FLOW_COUNTS, Binding.Target.FLOW_SURVEYS):
+            from mobility.flows.forms import target_columns
+
+            return target_columns(self.target)
         if self.target == Binding.Target.BASELINE:
             from mobility.core.sadd import AgeBands
             from mobility.tracking.importers.template import template_columns
@@ -70,6 +76,10 @@ class TargetSpec:
         return head + sorted(EXPECTED_COLUMNS - set(head))
 
     def accepts(self, column: str, operation: Operation) -> bool:
+        if self.target in (Binding.Target.FLOW_COUNTS, Binding.Target.FLOW_SURVEYS):
+            from mobility.flows.forms import target_accepts
+
+            return target_accepts(self.target, column)
         if column in self.columns(operation):
             return True
         # Site assessments take any "<sector>.<indicator>" column (the importer checks the sector).
@@ -122,6 +132,24 @@ TARGETS: dict[str, TargetSpec] = {
         profile_keys=(),
         required=(("event_code",), ("event_type",), ("event_date",), ("individuals",)),
         identity=("event_code",),
+    ),
+    Binding.Target.FLOW_COUNTS: TargetSpec(
+        target=Binding.Target.FLOW_COUNTS,
+        kind="flows.form-counts",
+        label="flow counts",
+        profile_keys=(),
+        required=(("fmp_code",), ("date",), ("direction",), ("individuals",)),
+        identity=("fmp_code", "record_id"),
+        auto_record_id=True,
+    ),
+    Binding.Target.FLOW_SURVEYS: TargetSpec(
+        target=Binding.Target.FLOW_SURVEYS,
+        kind="flows.surveys",
+        label="flow surveys",
+        profile_keys=(),
+        required=(("fmp_code",), ("date",)),
+        identity=("fmp_code", "record_id"),
+        auto_record_id=True,
     ),
 }
 

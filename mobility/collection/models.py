@@ -228,6 +228,8 @@ class Binding(TimeStamped):
         BASELINE = "tracking.template", _("Tracking: baseline assessment (area / sub-area)")
         SITE = "tracking.sites", _("Tracking: site assessment")
         EVENT = "tracking.events", _("Tracking: emergency event tracking (ETT)")
+        FLOW_COUNTS = "flows.counts", _("Flows: counts at a flow monitoring point")
+        FLOW_SURVEYS = "flows.surveys", _("Flows: flow survey interviews")
 
     form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="bindings")
     version = models.PositiveIntegerField()

@@ -219,13 +219,16 @@ def read_csv(
     reader = csv.reader(stream, delimiter=delimiter)
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
+        # Rows are numbered by record, as a spreadsheet shows the file (a cell spanning several
+        # lines is still one row), not by the line a record ends on.
+        number = 0
         try:
-            for cells in reader:
-                yield reader.line_num, cells
+            for number, cells in enumerate(reader, 1):  # noqa: B007 (number is read after an error)
+                yield number, cells
         except csv.Error as exc:
             if "field larger" in str(exc):
-                raise TableError(FILE_CELL_TOO_LARGE.format(row=reader.line_num, limit=MAX_CELL_CHARS))
-            raise TableError(f"row {reader.line_num}: {exc}")
+                raise TableError(FILE_CELL_TOO_LARGE.format(row=number + 1, limit=MAX_CELL_CHARS))
+            raise TableError(f"row {number + 1}: {exc}")
         except UnicodeDecodeError:
             raise TableError(FILE_ENCODING_UNKNOWN)
 

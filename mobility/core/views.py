@@ -136,6 +136,14 @@ class ImportUploadForm(forms.Form):
         min_value=1,
         help_text=gettext_lazy("For tracking data: the number of the round the file reports."),
     )
+    source_profile = forms.SlugField(
+        label=gettext_lazy("Source profile"),
+        required=False,
+        max_length=100,
+        help_text=gettext_lazy(
+            "For a file read through a saved source profile (e.g. somalia-fmp-2016 for flows): its name."
+        ),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -169,6 +177,8 @@ class ImportUploadForm(forms.Form):
             profile["valid_from"] = data["valid_from"].isoformat()
         if data.get("round"):
             profile["round"] = data["round"]
+        if data.get("source_profile"):
+            profile["source_profile"] = data["source_profile"]
         return profile
 
 
@@ -207,7 +217,7 @@ def import_list(request):
     elif request.method != "GET":
         return HttpResponseNotAllowed(["GET", "POST"])
     if form is None and may_upload:
-        form = ImportUploadForm(user=request.user)
+        form = ImportUploadForm(user=request.user, initial={"kind": request.GET.get("kind", "")})
     page = Paginator(import_job_list(user=request.user), JOBS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "core/import_list.html", {"form": form, "page": page, "may_upload": may_upload})
 

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 NAV_ITEMS = [
     ("home", _("Home"), ("home",), False),
     ("tracking:index", _("Tracking"), ("tracking:",), False),
+    ("flows:index", _("Flows"), ("flows:",), False),
+    ("restrictions:index", _("Points of entry"), ("restrictions:",), False),
     ("gazetteer:index", _("Gazetteer"), ("gazetteer:",), False),
     ("core:operations", _("Operations"), ("core:operation",), False),
     ("core:imports", _("Imports"), ("core:import",), True),

@@ -56,4 +56,6 @@ urlpatterns = [
     path("gazetteer/", include(gazetteer_patterns)),
     path("tracking/", include("mobility.tracking.urls")),
     path("publishing/", include("mobility.publishing.urls")),
+    path("flows/", include("mobility.flows.urls")),
+    path("restrictions/", include("mobility.restrictions.urls")),
 ]

@@ -115,9 +115,9 @@ def test_the_round_must_exist_and_the_target_be_known(form, operation):
         )
     assert raised.value.messages == [ROUND_UNKNOWN.format(operation=operation.name, number=9)]
     with pytest.raises(ValidationError) as raised:
-        binding_save(form=form, target="flows.counts", mapping=MAPPING, constants=CONSTANTS)
+        binding_save(form=form, target="health.cases", mapping=MAPPING, constants=CONSTANTS)
     assert raised.value.messages[0].startswith(
-        BINDING_TARGET_UNKNOWN.format(target="flows.counts", allowed="")[:30]
+        BINDING_TARGET_UNKNOWN.format(target="health.cases", allowed="")[:30]
     )
 
 

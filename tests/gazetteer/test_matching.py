@@ -161,12 +161,11 @@ def test_without_a_gazetteer_the_matcher_says_so(db):
     assert exc.value.messages == [MATCH_NO_GAZETTEER.format(country="MOZ")]
 
 
-def test_matching_is_fast(pak_gazetteer):
-    import time
-
+def test_every_tehsil_matches_itself(pak_gazetteer):
+    """Each admin-3 name finds its own area (speed is measured in bench/bench_matching.py, not here)."""
     matcher = AreaMatcher("PAK", 3)
-    names = [a.name for a in matcher.areas.values() if a.level == 3]
-    started = time.perf_counter()
-    for name in names:
-        matcher._match(name, "")
-    assert len(names) / (time.perf_counter() - started) > 5_000
+    areas = [a for a in matcher.areas.values() if a.level == 3]
+    assert len(areas) > 500
+    for area in areas:
+        result = matcher._match(area.name, "")
+        assert result.pcode == area.pcode or area.pcode in {c["pcode"] for c in result.candidates}, area.name

@@ -101,6 +101,12 @@ class Plan:
                 row.update({c: _cell(entry.get(p), kinds[p], c) for c, p in inside.items()})
                 prepared.rows.append(row)
                 prepared.entries.append(number)
+        if self.spec.auto_record_id:
+            from mobility.flows.forms import record_id_for
+
+            for row, entry in zip(prepared.rows, prepared.entries, strict=True):
+                if not row.get("record_id"):
+                    row["record_id"] = record_id_for(submission.root_id, entry)
         first = prepared.rows[0]
         prepared.key = tuple(first.get(c, "").strip().upper() for c in self.spec.identity)
         return prepared

@@ -14,6 +14,7 @@ from .common import _BATCH_MIXED, ASSESSMENT, EVENT, FLAG_PLACE_TAKEN, MOVEMENT,
 from .inputs import Plan, Prepared
 
 _ROW_REF = re.compile(r"row (\d+)")
+_FLOWS = (Binding.Target.FLOW_COUNTS, Binding.Target.FLOW_SURVEYS)
 
 
 @dataclass
@@ -64,6 +65,11 @@ class _Hook:
         elif target == Binding.Target.SITE:
             for site in data["rows"]:
                 items.append(_Item(site, (site.round_id, "SA", site.code), self._submission_of({site.row})))
+        elif target in _FLOWS:
+            from mobility.flows import forms
+
+            for values, identity, row in forms.items(data):
+                items.append(_Item(values, identity, self._submission_of({row})))
         else:
             for record in data["records"]:
                 items.append(_Item(record, (record.code,), self._submission_of({record.first_row})))
@@ -80,6 +86,10 @@ class _Hook:
         target = self.plan.binding.target
         if target == Binding.Target.BASELINE:
             return kept
+        if target in _FLOWS:
+            from mobility.flows import forms
+
+            return forms.rebuild(data, kept)
         key = "rows" if target == Binding.Target.SITE else "records"
         return {**data, key: kept}
 
@@ -87,7 +97,7 @@ class _Hook:
         items = self._items(data)
         if self.plan.binding.target == Binding.Target.BASELINE:
             self._provenance(items)
-        if self.plan.binding.target != Binding.Target.EVENT:
+        if self.plan.binding.target in (Binding.Target.BASELINE, Binding.Target.SITE):
             items = self._latest_wins(items)
         self.items = items
         return self._rebuild(data, items)
@@ -194,6 +204,10 @@ class _Hook:
         out: dict[int, set[tuple[str, int]]] = defaultdict(set)
         if not items:
             return out
+        if self.plan.binding.target in _FLOWS:
+            from mobility.flows import forms
+
+            return forms.outputs(self.plan.binding.target, [(i.identity, i.submission_id) for i in items])
         if self.plan.binding.target != Binding.Target.EVENT:
             ids = _assessment_ids(items)
             for item in items:
@@ -327,6 +341,10 @@ class _Hook:
         if empty:
             removed += len(empty)
             Event.objects.filter(pk__in=empty).delete()
+        if any(model.startswith("flows.") for model, _ in gone):
+            from mobility.flows import forms
+
+            removed += forms.remove(gone, ours)
         self.removed = removed
         self.freed = bool(removed)
         return removed

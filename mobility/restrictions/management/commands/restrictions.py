@@ -1,9 +1,10 @@
 """`mobility restrictions SUBCOMMAND`: points of entry and travel restrictions from the command line."""
 
 from mobility.core.command import SubcommandCommand
+from mobility.restrictions.cli import SUBCOMMANDS as RESTRICTIONS_SUBCOMMANDS
 
 # Each helper module has HELP, EXAMPLE, add_arguments(parser) and handle(command, **options).
-SUBCOMMANDS: dict = {}
+SUBCOMMANDS: dict = {**RESTRICTIONS_SUBCOMMANDS}
 
 
 class Command(SubcommandCommand):

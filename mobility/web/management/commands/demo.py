@@ -109,6 +109,8 @@ class Command(MobilityCommand):
         self._tracking(admin, quiet)
         self._review_items()
         enumerator_password = self._collection(admin)
+        self._flows(admin)
+        self._restrictions()
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
         if enumerator_password:
             self.stdout.write(
@@ -191,6 +193,35 @@ class Command(MobilityCommand):
         form_id, password, stored = collection_demo(operation=operation, admin=admin)
         self.stdout.write(f"  form {form_id}: {stored} demo submission(s) stored")
         return password
+
+    def _flows(self, admin):
+        """The MOZ–TZA corridor with four FMPs and 90 days of counts; estimates; January and February published."""
+        from mobility.flows.demo import START, flows_demo
+        from mobility.flows.estimates import estimates_compute
+        from mobility.flows.publishing import flows_publish
+
+        operation = Operation.objects.get(name=OPERATIONS[0]["name"])
+        stored = flows_demo(operation)
+        written = sum(estimates_compute(operation=operation, period=p) for p in ("week", "month"))
+        publication = flows_publish(
+            operation=operation,
+            date_from=START,
+            date_to=dt.date(START.year, 2, 28),
+            by=admin,
+            note="Invented demo flows",
+        )
+        self.stdout.write(
+            f"  flows: {stored['counts']} counts ({stored['counts_created']} new), {stored['surveys']} surveys, "
+            f"{written} estimates; published {publication.date_from}–{publication.date_to}"
+        )
+
+    def _restrictions(self):
+        """Six points of entry with a status history (one correction) and a few travel restrictions."""
+        from mobility.restrictions.demo import restrictions_demo
+
+        operation = Operation.objects.get(name=OPERATIONS[0]["name"])
+        stored = restrictions_demo(operation)
+        self.stdout.write("  restrictions: " + ", ".join(f"{v} {k}" for k, v in stored.items()))
 
     def _review_items(self):
         """Names as field teams write them, so the review list has something to resolve in the tour."""

@@ -1,1 +1,0 @@
-"""Registers the importers of this app with the importer framework."""
