@@ -377,7 +377,9 @@ class FlowPublication(TimeStamped):
     operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="flow_publications")
     date_from = models.DateField()
     date_to = models.DateField()
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     note = models.CharField(max_length=500, blank=True)
     # What the disclosure check found: {"suppressed": n, "threshold": k}
     disclosure = models.JSONField(default=dict, blank=True)
