@@ -1,24 +1,32 @@
 """Flow count import rows/s and memory: the ``flows.counts`` importer beside raw sqlite3 executemany and raw COPY.
 
-Run:  .venv/bin/python bench/bench_flows_import.py [--rows 1000000] [--pg URL | --no-pg] [--profile]
-Full run (the issue's scale, ~1.5 GB of CSV, about 15 minutes): ``--rows 10000000``.
+Run:  .venv/bin/python bench/bench_flows_import.py [--rows 1000000] [--pg URL | --no-pg] [--no-sqlite]
+                                                    [--skip-changed] [--profile]
+Full run (the issue's scale, 1.2 GB of CSV; about an hour on SQLite, most of it summaries):
+      .venv/bin/python bench/bench_flows_import.py --rows 10000000 --no-pg --skip-changed --flat-only
 
 Rows come from the shared generator ``bench/flows_synth.py`` (200 FMPs in 7 countries, three years,
 60 nationalities, skewed volumes, sex/age on 85 % of rows), written to a template CSV with a fixed
 seed. Everything happens in a throw-away folder and databases; the user's data is never touched.
 
-SQLite (a fresh file, migrated by Django):
-- reference: raw sqlite3 ``executemany`` of the same file's rows (csv.reader, FMP code → id, empty
-  cells → NULL) into a copy of the FlowCount table with the same columns and indexes, one
-  transaction;
-- the importer through ``core.imports.job_create`` + ``run`` (all checks, duplicate search, write,
-  summaries), into FMPs that hold nothing yet; then the same file again (every row unchanged) and a
-  file with 1 % of its rows changed (upsert path). Peak RSS of each import is measured alone
-  (``/proc/self/clear_refs`` resets the high-water mark; the issue's limit is 1 GiB).
+Two references per database, on the same file, each in one transaction:
+- "flat": the rows into a table of the template's columns with no index (what the issue's ~200k
+  rows/s for sqlite3 executemany and ~600k rows/s for COPY measure);
+- "same table": into a copy of flows_flowcount with its columns and indexes (no foreign keys).
+SQLite references read the file with csv.reader (FMP code → id, empty numbers → NULL) and call
+``executemany``; PostgreSQL references ``COPY`` the file as it is (FMP code kept as text).
+
+The importer runs through ``core.imports.job_create`` + ``run`` (every check, the duplicate search,
+the write, the summary rebuild), into FMPs that hold nothing yet; then the same file again (every
+row unchanged) and, unless ``--skip-changed``, the file with 1 % of rows changed (the upsert path).
+Each line gives where the time went (the importer keeps it in the job's summary: read, write,
+indexes, summaries; "other" is mostly the commit, which on PostgreSQL runs the deferred
+foreign-key checks) and the rate without the summary rebuild. Peak RSS of each import is measured
+alone (``/proc/self/clear_refs`` resets the high-water mark; the issue's limit is 1 GiB).
 
 PostgreSQL (when a server is reachable; ``--pg`` names one, default the local server as user
-postgres): a database ``mobility_bench_<pid>`` is created and dropped; reference: ``COPY`` of the
-file into a table of the same columns and indexes; then the importer, as above, in a subprocess.
+postgres): a database ``mobility_bench_<pid>`` is created and dropped; the importer runs in a
+subprocess whose DATABASE_URL points at it.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from django.db import connection  # noqa: E402
 SEED = 7
 CHANGED_SHARE = 100  # one row in 100 changed for the upsert run
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+WIDTH = 44
 
 
 # --- measuring -------------------------------------------------------------------------------------
@@ -76,27 +85,40 @@ def peak_reset() -> None:
 
 def peak_mb() -> float:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        for row in Path("/proc/self/status").read_text().splitlines():
+            if row.startswith("VmHWM:"):
+                return int(row.split()[1]) / 1024
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def line(label: str, rows: int, seconds: float, reference: float | None, extra: str = "") -> None:
-    rate = rows / seconds
-    ratio = f"{rate / reference:>7.1%}" if reference else f"{'':>7}"
-    ref = f"{reference:>13,.0f}" if reference else f"{'':>13}"
-    print(f"{label:<40} {rows:>11,} {seconds:>8.1f} {rate:>10,.0f} {ref} {ratio}  {extra}", flush=True)
-
-
-def header(reference: str) -> None:
+def header(references: tuple[str, str]) -> None:
     print(
-        f"{'':<40} {'rows':>11} {'seconds':>8} {'rows/s':>10} {reference:>13} {'ratio':>7}  "
-        "(aim: ratio ≥ 33.3 %, peak RSS < 1024 MB)",
+        f"{'':<{WIDTH}} {'rows':>11} {'seconds':>8} {'rows/s':>9}  {'vs ' + references[0]:>10} "
+        f"{'vs ' + references[1]:>13}  (aim: ≥ 33.3 % of flat; peak RSS < 1024 MB)",
         flush=True,
     )
+
+
+def line(
+    label: str, rows: int, seconds: float, refs: tuple[float, float] | None = None, extra: str = ""
+) -> None:
+    rate = rows / seconds
+    ratios = f"{'':>10} {'':>13}"
+    if refs:
+        same = f"{rate / refs[1]:>13.1%}" if refs[1] == refs[1] else f"{'-':>13}"  # NaN: not measured
+        ratios = f"{rate / refs[0]:>10.1%} {same}"
+    print(f"{label:<{WIDTH}} {rows:>11,} {seconds:>8.1f} {rate:>9,.0f}  {ratios}  {extra}", flush=True)
+
+
+def phases(job, seconds: float) -> str:
+    """Where the time went, and the rate without the summary rebuild."""
+    spent = dict(job.summary.get("seconds", {}))
+    other = seconds - sum(spent.values())
+    parts = [f"{name} {value:.1f}" for name, value in spent.items()] + [f"other {other:.1f}"]
+    without = job.rows_read / max(seconds - spent.get("summaries", 0), 1e-9)
+    return f"[{', '.join(parts)} s; {without:,.0f} rows/s without summaries]"
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -115,57 +137,114 @@ def setup_operation():
     return operation
 
 
-def fmp_ids(operation) -> dict[str, int]:
-    from mobility.flows.models import FlowMonitoringPoint
-
-    return dict(FlowMonitoringPoint.objects.filter(operation=operation).values_list("code", "id"))
-
-
 def changed_copy(path: Path) -> Path:
-    """The same file with one row in CHANGED_SHARE given one more person (and a male 60+ band)."""
+    """The same file with one row in CHANGED_SHARE given one more person (and a male 60+ if it has bands)."""
     import polars as pl
 
     out = TMP / "counts-changed.csv"
     frame = pl.scan_csv(path, infer_schema=False).with_row_index("_i")
     bump = pl.col("_i") % CHANGED_SHARE == 0
+    individuals, older = pl.col("individuals").cast(pl.Int64), pl.col("males_60").cast(pl.Int64)
     frame = frame.with_columns(
-        pl.when(bump)
-        .then(pl.col("individuals").cast(pl.Int64) + 1)
-        .otherwise(pl.col("individuals").cast(pl.Int64)),
-        pl.when(bump & pl.col("males_60").is_not_null())
-        .then(pl.col("males_60").cast(pl.Int64) + 1)
-        .otherwise(pl.col("males_60").cast(pl.Int64)),
+        pl.when(bump).then(individuals + 1).otherwise(individuals).alias("individuals"),
+        pl.when(bump & older.is_not_null()).then(older + 1).otherwise(older).alias("males_60"),
     ).drop("_i")
     frame.sink_csv(out)
     return out
 
 
+# --- the importer ----------------------------------------------------------------------------------
+
+
+def timed_import(path: Path, operation, profiler=None):
+    from mobility.core.imports import job_create, run
+
+    peak_reset()
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    job = run(job_create(kind="flows.counts", source=path, profile={"operation": operation.pk}))
+    if profiler:
+        profiler.disable()
+    seconds = time.perf_counter() - started
+    assert job.status == "succeeded", (job.error, [e.text for e in job.row_errors.all()[:5]])
+    return job, seconds, peak_mb()
+
+
+def imports(path: Path, operation, refs: tuple[float, float], *, profile: bool, skip_changed: bool) -> None:
+    """The imports (fresh, unchanged, 1 % changed) with their figures."""
+    from mobility.flows.models import FlowBreakdown, FlowCount, FlowDaily
+
+    profilers = {}
+
+    def profiler(name):
+        if profile:
+            profilers[name] = cProfile.Profile()
+            return profilers[name]
+        return None
+
+    job, seconds, peak = timed_import(path, operation, profiler("first import"))
+    assert job.created == job.rows_read, (job.created, job.rows_read)
+    line(
+        f"importer, into empty FMPs ({job.summary['reader']})",
+        job.rows_read,
+        seconds,
+        refs,
+        f"{peak:,.0f} MB",
+    )
+    print(f"{'':<{WIDTH}} {phases(job, seconds)}")
+    print(
+        f"{'':<{WIDTH}} [summaries: {FlowDaily.objects.count():,} daily and "
+        f"{FlowBreakdown.objects.count():,} breakdown rows]",
+        flush=True,
+    )
+    job, seconds, peak = timed_import(path, operation, profiler("re-import"))
+    assert (job.created, job.updated, job.unchanged) == (0, 0, job.rows_read), (job.created, job.updated)
+    line("importer, same file again (all unchanged)", job.rows_read, seconds, refs, f"{peak:,.0f} MB")
+    print(f"{'':<{WIDTH}} {phases(job, seconds)}", flush=True)
+    if not skip_changed:
+        changed = changed_copy(path)
+        job, seconds, peak = timed_import(changed, operation, profiler("changed"))
+        expected = (job.rows_read + CHANGED_SHARE - 1) // CHANGED_SHARE
+        assert (job.created, job.updated) == (0, expected), (job.created, job.updated, expected)
+        line(f"importer, {job.updated:,} rows changed", job.rows_read, seconds, refs, f"{peak:,.0f} MB")
+        print(f"{'':<{WIDTH}} {phases(job, seconds)}", flush=True)
+    assert FlowCount.objects.count() == job.rows_read
+    for name, prof in profilers.items():
+        print(f"\n--- cProfile: {name} (top 25 by own time)")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
 # --- SQLite ----------------------------------------------------------------------------------------
 
 
-def raw_sqlite(path: Path, fmps: dict[str, int], operation_id: int) -> tuple[int, float]:
-    """Reference: csv.reader + executemany into a copy of flows_flowcount (same columns and indexes)."""
+def raw_sqlite(path: Path, fmps: dict[str, int], operation_id: int, *, same_table: bool) -> tuple[int, float]:
+    """Reference: csv.reader + executemany into a flat table, or into a copy of flows_flowcount."""
     from mobility.flows.models import FlowCount
     from mobility.flows.template import TEMPLATE_COLUMNS
 
     table = FlowCount._meta.db_table
-    with connection.cursor() as cur:
-        cur.execute("SELECT type, sql FROM sqlite_master WHERE tbl_name = %s AND sql IS NOT NULL", [table])
-        ddl = cur.fetchall()
     target = TMP / "raw.sqlite3"
     target.unlink(missing_ok=True)
     db = sqlite3.connect(target)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    for _kind, sql in sorted(ddl, key=lambda d: d[0] != "table"):
-        db.execute(sql)
     columns = ["operation_id", "fmp_id", *TEMPLATE_COLUMNS[1:]]
+    if same_table:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT type, sql FROM sqlite_master WHERE tbl_name = %s AND sql IS NOT NULL", [table]
+            )
+            for _kind, sql in sorted(cur.fetchall(), key=lambda d: d[0] != "table"):
+                db.execute(sql)
+    else:
+        db.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
     insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+    assert TEMPLATE_COLUMNS.index("households") == 17 and TEMPLATE_COLUMNS.index("females_60") == 25
     started = time.perf_counter()
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         assert next(reader) == TEMPLATE_COLUMNS
-        assert TEMPLATE_COLUMNS.index("households") == 17 and TEMPLATE_COLUMNS.index("females_60") == 25
         # Empty hour, households and sex/age cells are NULL; empty texts stay "" (as FlowCount stores them).
         rows = (
             [
@@ -186,92 +265,26 @@ def raw_sqlite(path: Path, fmps: dict[str, int], operation_id: int) -> tuple[int
     seconds = time.perf_counter() - started
     count = cursor.rowcount
     db.close()
-    target.unlink()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
     return count, seconds
 
 
-def timed_import(path: Path, operation, profiler=None):
-    from mobility.core.imports import job_create, run
+def sqlite_bench(path: Path, *, profile: bool, skip_changed: bool, flat_only: bool) -> None:
+    from mobility.flows.models import FlowMonitoringPoint
 
-    peak_reset()
-    started = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    job = run(job_create(kind="flows.counts", source=path, profile={"operation": operation.pk}))
-    if profiler:
-        profiler.disable()
-    seconds = time.perf_counter() - started
-    assert job.status == "succeeded", (job.error, [e.text for e in job.row_errors.all()[:5]])
-    return job, seconds, peak_mb()
-
-
-def phases(job) -> str:
-    """Where the time went (the importer keeps it in the job's summary)."""
-    spent = job.summary.get("seconds", {})
-    return "; ".join(
-        f"{name} {spent[name]:.1f} s" for name in ("read", "write", "summaries") if name in spent
-    )
-
-
-def imports(path: Path, operation, reference: float, profile: bool) -> dict:
-    """The three imports (fresh, unchanged, 1 % changed) with their figures."""
-    from mobility.flows.models import FlowBreakdown, FlowCount, FlowDaily
-
-    profilers = {}
-
-    def profiler(name):
-        if profile:
-            profilers[name] = cProfile.Profile()
-            return profilers[name]
-        return None
-
-    figures = {}
-    job, seconds, peak = timed_import(path, operation, profiler("first import"))
-    assert job.created == job.rows_read, (job.created, job.rows_read)
-    figures["first"] = (job.rows_read, seconds, peak)
-    line(
-        f"importer, into empty FMPs ({job.summary['reader']})",
-        job.rows_read,
-        seconds,
-        reference,
-        f"peak RSS {peak:,.0f} MB; {phases(job)}",
-    )
-    print(
-        f"{'':<40} (summaries: {FlowDaily.objects.count():,} daily + {FlowBreakdown.objects.count():,} breakdown rows)"
-    )
-    job, seconds, peak = timed_import(path, operation, profiler("re-import"))
-    assert (job.created, job.updated, job.unchanged) == (0, 0, job.rows_read), (job.created, job.updated)
-    figures["again"] = (job.rows_read, seconds, peak)
-    line(
-        "importer, same file again (unchanged)", job.rows_read, seconds, reference, f"peak RSS {peak:,.0f} MB"
-    )
-    changed = changed_copy(path)
-    job, seconds, peak = timed_import(changed, operation, profiler("changed"))
-    expected = (job.rows_read + CHANGED_SHARE - 1) // CHANGED_SHARE
-    assert (job.created, job.updated) == (0, expected), (job.created, job.updated, expected)
-    figures["changed"] = (job.rows_read, seconds, peak)
-    line(
-        f"importer, {100 / CHANGED_SHARE:.0f} % of rows changed",
-        job.rows_read,
-        seconds,
-        reference,
-        f"{job.updated:,} updated; peak RSS {peak:,.0f} MB; {phases(job)}",
-    )
-    assert FlowCount.objects.count() == job.rows_read
-    for name, prof in profilers.items():
-        print(f"\n--- cProfile: {name} (top 25 by own time)")
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-    return figures
-
-
-def sqlite_bench(path: Path, profile: bool) -> None:
     operation = setup_operation()
-    rows, seconds = raw_sqlite(path, fmp_ids(operation), operation.pk)
-    print(f"\nSQLite ({connection.settings_dict['NAME']})")
-    header("raw rows/s")
-    reference = rows / seconds
-    line("raw sqlite3 executemany (reference)", rows, seconds, None)
-    imports(path, operation, reference, profile)
+    fmps = dict(FlowMonitoringPoint.objects.filter(operation=operation).values_list("code", "id"))
+    print(f"\nSQLite {sqlite3.sqlite_version} ({connection.settings_dict['NAME']})")
+    header(("flat", "same table"))
+    flat_rows, flat_seconds = raw_sqlite(path, fmps, operation.pk, same_table=False)
+    line("raw executemany, flat table", flat_rows, flat_seconds)
+    refs = (flat_rows / flat_seconds, float("nan"))
+    if not flat_only:
+        same_rows, same_seconds = raw_sqlite(path, fmps, operation.pk, same_table=True)
+        line("raw executemany, same table and indexes", same_rows, same_seconds)
+        refs = (refs[0], same_rows / same_seconds)
+    imports(path, operation, refs, profile=profile, skip_changed=skip_changed)
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
@@ -281,9 +294,9 @@ def pg_server(url: str) -> str | None:
     """The URL of a fresh database on the server of ``url``, or None when no server answers."""
     import psycopg
 
+    name = f"mobility_bench_{os.getpid()}"
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-            name = f"mobility_bench_{os.getpid()}"
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
@@ -298,8 +311,8 @@ def pg_server(url: str) -> str | None:
     return url.rsplit("/", 1)[0] + "/" + name
 
 
-def raw_pg(path: Path) -> tuple[int, float]:
-    """Reference: COPY of the file into a table of its columns, typed and indexed like flows_flowcount."""
+def raw_pg(path: Path, *, same_table: bool) -> tuple[int, float]:
+    """Reference: COPY of the file into a flat table, or into one typed and indexed like flows_flowcount."""
     from mobility.flows.template import TEMPLATE_COLUMNS
 
     texts = {"fmp_code", "record_id", "direction", "from_country", "from_admin1", "from_admin2", "to_country"}
@@ -308,16 +321,18 @@ def raw_pg(path: Path) -> tuple[int, float]:
         c: "varchar(64)" if c in texts else "date" if c == "date" else "integer" for c in TEMPLATE_COLUMNS
     }
     with connection.cursor() as cur:
-        cur.execute(
-            "CREATE TABLE raw_counts (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, operation_id bigint, "
-            + ", ".join(f"{c} {t}" for c, t in types.items())
-            + ")"
-        )
-        cur.execute("CREATE UNIQUE INDEX ON raw_counts (fmp_code, record_id)")
-        cur.execute("CREATE INDEX ON raw_counts (operation_id, date)")
-        cur.execute("CREATE INDEX ON raw_counts (fmp_code)")
-        cur.execute("CREATE INDEX ON raw_counts (operation_id)")
-    connection.commit() if not connection.get_autocommit() else None
+        cur.execute("DROP TABLE IF EXISTS raw_counts")
+        if same_table:
+            cur.execute(
+                "CREATE TABLE raw_counts (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                "operation_id bigint, " + ", ".join(f"{c} {t}" for c, t in types.items()) + ")"
+            )
+            cur.execute("CREATE UNIQUE INDEX ON raw_counts (fmp_code, record_id)")
+            cur.execute("CREATE INDEX ON raw_counts (operation_id, date)")
+            cur.execute("CREATE INDEX ON raw_counts (fmp_code)")
+            cur.execute("CREATE INDEX ON raw_counts (operation_id)")
+        else:
+            cur.execute("CREATE TABLE raw_counts (" + ", ".join(f"{c} {t}" for c, t in types.items()) + ")")
     started = time.perf_counter()
     with connection.cursor() as cur:
         with cur.copy(
@@ -326,21 +341,26 @@ def raw_pg(path: Path) -> tuple[int, float]:
             with path.open("rb") as fh:
                 while chunk := fh.read(1 << 20):
                     copy.write(chunk)
+        seconds = time.perf_counter() - started
         cur.execute("SELECT count(*) FROM raw_counts")
         rows = cur.fetchone()[0]
         cur.execute("DROP TABLE raw_counts")
-    return rows, time.perf_counter() - started
+    return rows, seconds
 
 
-def pg_bench(path: Path, profile: bool) -> None:
+def pg_bench(path: Path, *, profile: bool, skip_changed: bool, flat_only: bool) -> None:
     """Run in a subprocess whose DATABASE_URL is the throw-away PostgreSQL database."""
     operation = setup_operation()
-    rows, seconds = raw_pg(path)
     print(f"\nPostgreSQL {connection.pg_version // 10000} (database {connection.settings_dict['NAME']})")
-    header("COPY rows/s")
-    reference = rows / seconds
-    line("raw COPY of the file (reference)", rows, seconds, None)
-    imports(path, operation, reference, profile)
+    header(("flat", "same table"))
+    flat_rows, flat_seconds = raw_pg(path, same_table=False)
+    line("raw COPY, flat table", flat_rows, flat_seconds)
+    refs = (flat_rows / flat_seconds, float("nan"))
+    if not flat_only:
+        same_rows, same_seconds = raw_pg(path, same_table=True)
+        line("raw COPY, same table and indexes", same_rows, same_seconds)
+        refs = (refs[0], same_rows / same_seconds)
+    imports(path, operation, refs, profile=profile, skip_changed=skip_changed)
 
 
 def main() -> None:
@@ -351,12 +371,16 @@ def main() -> None:
     )
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--skip-changed", action="store_true", help="no run with 1 %% of rows changed")
+    parser.add_argument("--flat-only", action="store_true", help="no same-table reference (slow at 10M rows)")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of each import")
     parser.add_argument("--csv", help=argparse.SUPPRESS)  # the PostgreSQL subprocess reuses the file
     args = parser.parse_args()
 
     if args.csv:  # inside the PostgreSQL subprocess
-        pg_bench(Path(args.csv), args.profile)
+        pg_bench(
+            Path(args.csv), profile=args.profile, skip_changed=args.skip_changed, flat_only=args.flat_only
+        )
         return
     started = time.perf_counter()
     path = flows_synth.write_csv(TMP / "counts.csv", args.rows, seed=SEED)
@@ -366,11 +390,16 @@ def main() -> None:
         flush=True,
     )
     if not args.no_sqlite:
-        sqlite_bench(path, args.profile)
+        sqlite_bench(path, profile=args.profile, skip_changed=args.skip_changed, flat_only=args.flat_only)
     if not args.no_pg and (url := pg_server(args.pg)):
         env = {**os.environ, "DATABASE_URL": url, "BENCH_TMP": str(TMP / "pg")}
         (TMP / "pg").mkdir(exist_ok=True)
-        command = [sys.executable, __file__, "--csv", str(path)] + (["--profile"] if args.profile else [])
+        command = [sys.executable, __file__, "--csv", str(path)]
+        command += (
+            ["--profile"] * args.profile
+            + ["--skip-changed"] * args.skip_changed
+            + ["--flat-only"] * args.flat_only
+        )
         subprocess.run(command, env=env, check=True)
 
 

@@ -174,6 +174,8 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "uploads"
+# A Parquet copy of flow counts for ad-hoc queries through DuckDB: a cache, safe to delete.
+FLOWS_ANALYTICS_DIR = Path(os.environ.get("MOBILITY_FLOWS_ANALYTICS_DIR", VAR_DIR / "analytics" / "flows"))
 MAX_UPLOAD_BYTES = int(float(os.environ.get("MOBILITY_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
 
 # --- data collection (OpenRosa: ODK Collect, KoboCollect, Enketo) ---------------------------------

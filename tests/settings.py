@@ -11,6 +11,7 @@ from mobility.settings import HUEY, STORAGES  # noqa: E402
 
 TEST_VAR = Path(tempfile.mkdtemp(prefix="mobility-test-"))
 MEDIA_ROOT = TEST_VAR / "uploads"
+FLOWS_ANALYTICS_DIR = TEST_VAR / "analytics" / "flows"
 STORAGES = {**STORAGES, "default": {**STORAGES["default"], "OPTIONS": {"location": MEDIA_ROOT}}}
 HUEY = {**HUEY, "immediate": True}
 if "filename" in HUEY:

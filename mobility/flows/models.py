@@ -289,7 +289,13 @@ class FlowBreakdown(models.Model):
                 fields=["fmp", "date", "direction", "dimension", "value"], name="flowbreakdown_unique"
             ),
         ]
-        indexes = [models.Index(fields=["operation", "dimension", "date"], name="flowbreakdown_op_dim")]
+        # Covering: operation-wide top-N of a dimension over a date range reads the index only.
+        indexes = [
+            models.Index(
+                fields=["operation", "dimension", "date", "direction", "value", "individuals"],
+                name="flowbreakdown_op_dim_cover",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.fmp_id} {self.date} {self.direction} {self.dimension}={self.value}: {self.individuals}"

@@ -69,7 +69,7 @@ def summaries_rebuild(
         cur.execute(
             f"INSERT INTO {_DAILY} (operation_id, fmp_id, date, direction, {names}) "  # noqa: S608
             f"SELECT operation_id, fmp_id, date, direction, {exprs} FROM {_COUNT} "
-            f"WHERE {where} GROUP BY operation_id, fmp_id, date, direction",
+            f"WHERE {where} GROUP BY operation_id, date, fmp_id, direction",
             params,
         )
         daily = cur.rowcount
@@ -79,7 +79,7 @@ def summaries_rebuild(
                 f"INSERT INTO {_BREAKDOWN} "  # noqa: S608
                 "(operation_id, fmp_id, date, direction, dimension, value, records, individuals) "
                 f"SELECT operation_id, fmp_id, date, direction, %s, {dimension}, COUNT(*), SUM(individuals) "
-                f"FROM {_COUNT} WHERE {where} GROUP BY operation_id, fmp_id, date, direction, {dimension}",
+                f"FROM {_COUNT} WHERE {where} GROUP BY operation_id, date, fmp_id, direction, {dimension}",
                 [dimension, *params],
             )
             breakdown += cur.rowcount

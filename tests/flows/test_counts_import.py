@@ -601,3 +601,37 @@ def test_counts_write_counts_created_updated_unchanged(operation, fmps):
     assert counts.summary["date_from"] == "2023-12-01"
     assert_summaries_match_counts(operation)
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+def _indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.get_constraints(cursor, FlowCount._meta.db_table))
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the bulk load drops SQLite indexes only")
+def test_a_large_first_load_builds_the_indexes_after_and_gives_them_back_on_failure(
+    tmp_path, monkeypatch, operation, fmps
+):
+    monkeypatch.setattr(flow_counts.CountWriter, "BULK_MIN_ROWS", 100)
+    before = _indexes()
+    path = write_csv(tmp_path / "big.csv", generated(300))
+
+    def broken(self):
+        raise RuntimeError("stopped between dropping and building the indexes")
+
+    monkeypatch.setattr(flow_counts.CountWriter, "_bulk_end", broken)
+    job = do_import(path, operation)
+    assert job.status == "failed"
+    assert FlowCount.objects.count() == 0
+    assert _indexes() == before
+
+    monkeypatch.undo()
+    monkeypatch.setattr(flow_counts.CountWriter, "BULK_MIN_ROWS", 100)
+    job = do_import(path, operation)
+    assert job.status == "succeeded", job.error
+    assert "indexes" in job.summary["seconds"]
+    assert _indexes() == before
+    assert FlowCount.objects.count() == 300
+    assert_summaries_match_counts(operation)
+    again = do_import(path, operation)  # the unique index is back: the upsert works
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 300)

@@ -88,7 +88,7 @@ WRITE_ROWS = 50_000  # rows per executemany / COPY
 MAX_ERRORS = MAX_STORED_ERRORS  # reading stops after this many problems
 PROGRESS_EVERY = 5_000
 
-OPERATION_MISSING = _("Choose the operation the counts belong to (job profile {{'operation': ID}}).")
+OPERATION_MISSING = _("Choose the operation the counts belong to (job profile {'operation': ID}).")
 OPERATION_NO_POINTS = _(
     "Operation {operation} has no flow monitoring points yet: add its points before importing counts."
 )
@@ -173,7 +173,6 @@ class FastFile:
     path: Path
     header: list[str]
     data_lines: int
-    quoted: bool  # a quote anywhere: a cell may span lines, so row numbers are checked at the end
 
 
 def fast_file(path: Path, *, min_rows: int) -> FastFile | None:
@@ -182,7 +181,7 @@ def fast_file(path: Path, *, min_rows: int) -> FastFile | None:
         return None
     try:
         check_size(path)
-        newlines = carriage_returns = crlf = quotes = nul = 0
+        newlines = carriage_returns = crlf = nul = 0
         last = b""
         with path.open("rb") as fh:
             head = fh.read(4)
@@ -194,7 +193,6 @@ def fast_file(path: Path, *, min_rows: int) -> FastFile | None:
                 newlines += chunk.count(b"\n")
                 carriage_returns += chunk.count(b"\r")
                 crlf += (tail + chunk).count(b"\r\n") - tail.count(b"\r\n")
-                quotes += chunk.count(b'"')
                 nul += chunk.count(b"\x00")
                 tail, last = chunk[-1:], chunk[-1:]
         if nul or carriage_returns != crlf:
@@ -219,7 +217,7 @@ def fast_file(path: Path, *, min_rows: int) -> FastFile | None:
     header = [normalise_header(c) or f"column_{i + 1}" for i, c in enumerate(sample[0])]
     if len(set(header)) != len(header):
         return None  # the row path says which column is repeated
-    return FastFile(path=path, header=header, data_lines=data_lines, quoted=quotes > 0)
+    return FastFile(path=path, header=header, data_lines=data_lines)
 
 
 class _Fallback(Exception):
@@ -661,7 +659,9 @@ def _result(
 def write_counts(*, path: Path, plan: Plan, job_id: int | None, progress) -> Counts:
     """Read the file again (the path read() took) and store it in batches through CountWriter."""
     parser = CountParser(plan.fmps, today=plan.today)
-    writer = CountWriter(operation_id=plan.operation_id, job_id=job_id, fmp_ids=plan.fmp_ids)
+    writer = CountWriter(
+        operation_id=plan.operation_id, job_id=job_id, fmp_ids=plan.fmp_ids, expected_rows=plan.rows
+    )
 
     def parsed(number: int, raw: dict[str, str]) -> tuple:
         values, errors = parser.parse(raw, row=number)
@@ -717,7 +717,7 @@ def _store_frame(writer: CountWriter, frame, *, job_id: int | None) -> None:
             )
         else:
             columns = [part.get_column(c).to_list() for c in COUNT_FIELDS]
-            writer.add(list(zip(*columns, strict=True)), fmp_ids=fmp_ids, date_min=low, date_max=high)
+            writer.add(columns=columns, count=part.height, fmp_ids=fmp_ids, date_min=low, date_max=high)
 
 
 class CountsImporter:
