@@ -319,7 +319,7 @@ class _Memo:
             if len(self.seen) < 100_000:
                 self.seen[text] = result
         if isinstance(result, FieldProblem):
-            raise result
+            raise result.with_traceback(None)  # a fresh traceback each time, not a growing one
         return result
 
 
