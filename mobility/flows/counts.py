@@ -709,6 +709,16 @@ class CountWriter:
             )
             summary.update(date_from=self.date_min, date_to=self.date_max, summaries=rebuilt)
             self.seconds["summaries"] = round(time.perf_counter() - started, 2)
+            # The Parquet mirror for ad-hoc queries: these months are stale from now on (queries
+            # use SQL) and are rewritten after the commit; a failure there never fails the import.
+            from . import analytics
+
+            analytics.mirror_on_commit(
+                self.operation_id,
+                analytics.months_between(
+                    dt.date.fromisoformat(self.date_min), dt.date.fromisoformat(self.date_max)
+                ),
+            )
         if self._cache is not None:
             self._cursor.execute(f"PRAGMA cache_size = {int(self._cache)}")
         if self.vendor == "postgresql":

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 
+from . import analytics
 from .models import FlowCount, FlowSurvey
 from .services import summaries_rebuild
 from .surveys import SURVEY_COLUMNS, personal_columns
@@ -108,10 +109,9 @@ def remove(gone: set[tuple[str, int]], ours: Callable[[list], set[int]]) -> int:
             for _pk, _job, operation_id, fmp_id, date in doomed:
                 scopes[operation_id].append((fmp_id, date))
             for operation_id, touched in scopes.items():
+                first, last = min(d for _f, d in touched), max(d for _f, d in touched)
                 summaries_rebuild(
-                    operation_id=operation_id,
-                    fmp_ids={f for f, _d in touched},
-                    date_from=min(d for _f, d in touched),
-                    date_to=max(d for _f, d in touched),
+                    operation_id=operation_id, fmp_ids={f for f, _d in touched}, date_from=first, date_to=last
                 )
+                analytics.mirror_on_commit(operation_id, analytics.months_between(first, last), refresh=False)
     return removed
