@@ -19,6 +19,7 @@ from mobility.core.command import import_file
 from mobility.core.models import Operation
 
 from . import selectors, services
+from .api import POINT_FIELDS
 from .models import AffectedGroup, Measure, OperationalStatus, RestrictionType
 from .selectors import Audience
 
@@ -33,29 +34,8 @@ DATE_INVALID = "{value!r} is not a date (YYYY-MM-DD)."
 FILE_MISSING = "No such file: {path}"
 PROFILE_BROKEN = "The profile {path} is not valid JSON: {reason}"
 
-AS_OF_FIELDS = [
-    "operation",
-    "code",
-    "name",
-    "type",
-    "location_code",
-    "border_location_code",
-    "iata_code",
-    "admin1_code",
-    "admin2_code",
-    "latitude",
-    "longitude",
-    "as_of",
-    "status",
-    "status_since",
-    "restriction",
-    "affected_groups",
-    "measures",
-    "daily_inflow",
-    "daily_outflow",
-    "source",
-    "published",
-]
+# The API's columns, less the free-text notes (a terminal table stays readable).
+AS_OF_FIELDS = [f for f in POINT_FIELDS if f != "notes"]
 CHANGE_FIELDS = [
     "operation",
     "code",
