@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "mobility.collection",
     "mobility.flows",
     "mobility.restrictions",
+    "mobility.registration",
     "mobility.web",
 ]
 

@@ -1,0 +1,1 @@
+"""Registration importers (registered with core.imports when the app loads)."""
