@@ -17,11 +17,11 @@ SQLite references read the file with csv.reader (FMP code → id, empty numbers 
 ``executemany``; PostgreSQL references ``COPY`` the file as it is (FMP code kept as text).
 
 The importer runs through ``core.imports.job_create`` + ``run`` (every check, the duplicate search,
-the write, the summary rebuild), into FMPs that hold nothing yet; then the same file again (every
+the write, the summaries kept as rows go in), into FMPs that hold nothing yet; then the same file again (every
 row unchanged) and, unless ``--skip-changed``, the file with 1 % of rows changed (the upsert path).
 Each line gives where the time went (the importer keeps it in the job's summary: read, write,
-indexes, summaries; "other" is mostly the commit, which on PostgreSQL runs the deferred
-foreign-key checks) and the rate without the summary rebuild. Peak RSS of each import is measured
+indexes, summaries: adding new rows to FlowDaily/FlowBreakdown/FlowBreakdownTotal and rebuilding
+the cells of changed rows; "other" is mostly the commit) and the rate without the summaries. Peak RSS of each import is measured
 alone (``/proc/self/clear_refs`` resets the high-water mark; the issue's limit is 1 GiB).
 
 PostgreSQL (when a server is reachable; ``--pg`` names one, default the local server as user
@@ -173,7 +173,7 @@ def timed_import(path: Path, operation, profiler=None):
 
 def imports(path: Path, operation, refs: tuple[float, float], *, profile: bool, skip_changed: bool) -> None:
     """The imports (fresh, unchanged, 1 % changed) with their figures."""
-    from mobility.flows.models import FlowBreakdown, FlowCount, FlowDaily
+    from mobility.flows.models import FlowBreakdown, FlowBreakdownTotal, FlowCount, FlowDaily
 
     profilers = {}
 
@@ -195,7 +195,8 @@ def imports(path: Path, operation, refs: tuple[float, float], *, profile: bool, 
     print(f"{'':<{WIDTH}} {phases(job, seconds)}")
     print(
         f"{'':<{WIDTH}} [summaries: {FlowDaily.objects.count():,} daily and "
-        f"{FlowBreakdown.objects.count():,} breakdown rows]",
+        f"{FlowBreakdown.objects.count():,} breakdown and {FlowBreakdownTotal.objects.count():,} "
+        "operation-wide breakdown rows]",
         flush=True,
     )
     job, seconds, peak = timed_import(path, operation, profiler("re-import"))

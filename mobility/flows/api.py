@@ -14,12 +14,20 @@ from typing import Literal
 
 from django.db.models import Q, QuerySet
 from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
 
 from mobility.core.apitools import READ_AUTH, PageParams, hapi_page
 from mobility.core.models import Operation
 from mobility.core.permissions import Action, operations_for
 
-from .models import FlowBreakdown, FlowDaily, FlowEstimate, FlowMonitoringPoint, FlowPublication
+from .models import (
+    FlowBreakdown,
+    FlowBreakdownTotal,
+    FlowDaily,
+    FlowEstimate,
+    FlowMonitoringPoint,
+    FlowPublication,
+)
 from .visibility import sees_unpublished, suppress_small, visible_q
 
 router = Router(tags=["flows"])
@@ -142,6 +150,11 @@ class FlowFilter(Schema):
 class BreakdownFilter(FlowFilter):
     dimension: Literal[tuple(FlowBreakdown.Dimension.values)] | None = Field(  # type: ignore[valid-type]
         None, description="nationality, reason, transport, intended_duration, from_country, to_country, …"
+    )
+    level: Literal["fmp", "operation"] = Field(
+        "fmp",
+        description="fmp: a row per FMP; operation: summed over the operation's FMPs (fmp_code and "
+        "location_code empty; not with an FMP filter)",
     )
 
 
@@ -290,9 +303,12 @@ def daily(request, filters: Query[FlowFilter], page: Query[PageParams]):
     "/breakdowns", auth=READ_AUTH, summary="Flows by nationality, reason, transport, origin, destination"
 )
 def breakdowns(request, filters: Query[BreakdownFilter], page: Query[PageParams]):
-    """Per FMP, day, direction and dimension value; cells of fewer than the threshold are null for the public."""
+    """Per FMP (or, with level=operation, per operation), day, direction and dimension value; cells of
+    fewer than the threshold are null for the public."""
     readable = _readable(request.user, filters)
     public = {op.pk for op, is_public in readable if is_public}
+    if filters.level == "operation":
+        return _operation_breakdowns(request, filters, page, readable, public)
     q = _visible(request.user, readable) & filters.row_q()
     if filters.dimension:
         q &= Q(dimension=filters.dimension)
@@ -320,6 +336,50 @@ def breakdowns(request, filters: Query[BreakdownFilter], page: Query[PageParams]
             "operation": row["operation__slug"],
             "location_code": row["fmp__country_iso3"],
             "fmp_code": row["fmp__code"],
+            "date": row["date"],
+            "direction": row["direction"],
+            "dimension": row["dimension"],
+            "value": row["value"] or None,
+            "records": None if suppressed else row["records"],
+            "individuals": individuals,
+            "suppressed": suppressed,
+        }
+
+    return hapi_page(_Rows(qs, shape), page, fields=BREAKDOWN_FIELDS, filename="flows-breakdowns")
+
+
+LEVEL_WITH_POINT = "level=operation sums every FMP of an operation: leave out fmp_code and location_code"
+
+
+def _operation_breakdowns(request, filters: BreakdownFilter, page, readable, public):
+    """/breakdowns?level=operation: the operation-wide sums (FlowBreakdownTotal)."""
+    if filters.fmp_code or filters.location_code:
+        raise HttpError(422, LEVEL_WITH_POINT)
+    q = _visible(request.user, readable) & filters.row_q()  # no FMP filter: day and direction only
+    if filters.dimension:
+        q &= Q(dimension=filters.dimension)
+    qs = (
+        FlowBreakdownTotal.objects.filter(q)
+        .order_by("operation_id", "dimension", "date", "direction", "value")
+        .values(
+            "operation_id",
+            "operation__slug",
+            "date",
+            "direction",
+            "dimension",
+            "value",
+            "records",
+            "individuals",
+        )
+    )
+
+    def shape(row):
+        individuals = suppress_small(row["individuals"], public=row["operation_id"] in public)
+        suppressed = individuals is None and row["individuals"] is not None
+        return {
+            "operation": row["operation__slug"],
+            "location_code": None,
+            "fmp_code": None,
             "date": row["date"],
             "direction": row["direction"],
             "dimension": row["dimension"],

@@ -7,7 +7,7 @@ the two functions of this module, so a count means the same thing whichever door
   values, or every problem of the row, each naming its column (``CountParser`` is the same with
   the parsed texts remembered, for readers of many rows);
 - ``counts_write(operation=, rows=)`` upserts parsed rows on (fmp, record_id), counts what was
-  created, updated and left unchanged, and rebuilds the summaries of what it touched.
+  created, updated and left unchanged, and keeps the summaries up to date.
 
 Storing is the fast part of a 10M-row import, so it does not go through model instances:
 ``CountWriter`` sends plain tuples with the driver's ``executemany`` (SQLite) or ``COPY``
@@ -15,6 +15,12 @@ Storing is the fast part of a 10M-row import, so it does not go through model in
 through a staging table, so that a re-import is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE
 changed`` per batch and the dates of records that moved are known (their old day is rebuilt too).
 The dialect difference lives in ``CountWriter`` alone.
+
+Summaries are kept as the rows go in, never by reading the import again: the rows a batch creates
+are summed in SQL (over the id range just inserted, or the staged rows not yet stored) and added
+to ``FlowDaily``, ``FlowBreakdown`` and ``FlowBreakdownTotal`` (``services.summaries_add``); only
+the (FMP, day) cells of rows that a re-import changed, old day and new, are rebuilt at the end
+(``services.summaries_rebuild_cells``).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from .models import (
     MovementReason,
     TransportMode,
 )
-from .services import summaries_rebuild
+from .services import summaries_add, summaries_rebuild_cells
 from .template import TEMPLATE_COLUMNS
 
 # --- messages (tests reuse them) ------------------------------------------------------------
@@ -444,6 +450,7 @@ def record_repeated(*, row: int, first: int, fmp_code: str, record_id: str) -> R
 
 _TABLE = FlowCount._meta.db_table
 _STAGE = "flowcount_stage"
+_CELLS = "flowcount_cells"  # temp: (fmp_id, date) cells of changed rows, rebuilt at the end
 KEY_FIELDS = ["fmp_id", "record_id"]
 DATA_FIELDS = [f for f in COUNT_FIELDS if f not in KEY_FIELDS]
 STORED_FIELDS = ["operation_id", "job_id", *COUNT_FIELDS]  # columns of every stored tuple
@@ -458,14 +465,15 @@ _DEFAULTS = {
 
 
 class CountWriter:
-    """Stores batches of count tuples for one operation and job; ``finish`` counts and rebuilds summaries.
+    """Stores batches of count tuples for one operation and job, keeping the summaries; ``finish`` counts.
 
     Tuples hold ``COUNT_FIELDS`` in order, dates as ``date`` or ISO text. Within one writer no
     (fmp_id, record_id) may come twice (``counts_write`` drops repeats; the template reader
     refuses them). Run it inside the caller's transaction.
 
-    Only what changed is summarised again: the FMPs and days of rows created or updated (and the
-    old day of a record that moved); a re-import that changes nothing rebuilds nothing.
+    Created rows are added to the summaries batch by batch; the (FMP, day) cells of updated rows
+    (and the old day of a record that moved) are rebuilt in ``finish``; a re-import that changes
+    nothing touches no summary.
     """
 
     SQLITE_CACHE_KIB = 128 * 1024  # SQLite page cache while writing (default 2 MB; 256 MB: 1 GB at 10M)
@@ -493,6 +501,9 @@ class CountWriter:
         self.date_max: str | None = None
         self.staged = 0
         self._stage_ready = False
+        self._cells_ready = False
+        self._last_id: int | None = None  # the largest FlowCount id before the next direct insert
+        self.summed = 0  # created rows added to the summaries
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}  # where the time went, kept in the job's summary
         self._cursor = connection.cursor()
@@ -575,7 +586,13 @@ class CountWriter:
             self.date_min = day if self.date_min is None else min(self.date_min, day)
             self.date_max = day if self.date_max is None else max(self.date_max, day)
 
+    def _max_id(self) -> int:
+        self._cursor.execute(f"SELECT MAX(id) FROM {_TABLE}")  # noqa: S608
+        return self._cursor.fetchone()[0] or 0
+
     def _insert_rows(self, params, csv_text, count: int) -> None:
+        if self._last_id is None:
+            self._last_id = self._max_id()
         if self.vendor == "postgresql":
             self._copy_in(self._copy, params, csv_text)
         else:
@@ -583,6 +600,23 @@ class CountWriter:
                 self._bulk_start()
             self._cursor.executemany(self._insert, params)
         self.created += count
+        # The batch is the id range just inserted (ids only grow; on SQLite nobody else writes meanwhile).
+        last = self._max_id()
+        self._summaries_add(
+            f"(SELECT * FROM {_TABLE} WHERE id > %s AND id <= %s AND operation_id = %s) AS src",  # noqa: S608
+            [self._last_id, last, self.operation_id],
+            rows=count,
+        )
+        self._last_id = last
+
+    def _summaries_add(self, source: str, params: list, *, rows: int, copy: bool = False) -> None:
+        started = time.perf_counter()
+        summaries_add(self._cursor, operation_id=self.operation_id, source=source, params=params, copy=copy)
+        self.summed += rows
+        self._spent("summaries", started)
+
+    def _spent(self, phase: str, started: float) -> None:
+        self.seconds[phase] = round(self.seconds.get(phase, 0) + time.perf_counter() - started, 2)
 
     def _bulk_start(self) -> None:
         """SQLite: before a large load into FMPs that hold nothing, drop the table's secondary indexes.
@@ -665,15 +699,42 @@ class CountWriter:
             f"WHERE f.id IS NULL OR {changed} GROUP BY s.fmp_id"
         )
         changing = 0
+        created = updated = 0
         for fmp_id, new_min, new_max, old_min, old_max, rows, existing in cur.fetchall():
             self._touched([fmp_id], new_min, new_max)
             self._touched([], old_min, old_max)
-            self.created += rows - existing
-            self.updated += existing
+            created += rows - existing
+            updated += existing
             changing += rows
+        self.created += created
+        self.updated += updated
         self.unchanged += n - changing
         if not changing:
             return
+        if created:  # rows new to the table: added to the summaries before they are stored
+            self._summaries_add(
+                f"(SELECT s.* FROM {_STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {_TABLE} f "  # noqa: S608
+                "WHERE f.fmp_id = s.fmp_id AND f.record_id = s.record_id)) AS src",
+                [],
+                rows=created,
+                copy=True,
+            )
+        if updated:  # their cells, old day and new, are rebuilt in finish()
+            started = time.perf_counter()
+            if not self._cells_ready:
+                cur.execute(f"DROP TABLE IF EXISTS {_CELLS}")
+                drop = " ON COMMIT DROP" if self.vendor == "postgresql" else ""
+                cur.execute(
+                    f"CREATE TEMP TABLE {_CELLS} (fmp_id bigint, date date, PRIMARY KEY (fmp_id, date)){drop}"
+                )
+                self._cells_ready = True
+            pair = f"FROM {_STAGE} s JOIN {_TABLE} f ON f.fmp_id = s.fmp_id AND f.record_id = s.record_id"
+            cur.execute(
+                f"INSERT INTO {_CELLS} (fmp_id, date) SELECT fmp_id, date FROM ("  # noqa: S608
+                f"SELECT s.fmp_id, s.date {pair} WHERE {changed} "
+                f"UNION SELECT f.fmp_id, f.date {pair} WHERE {changed}) AS u WHERE true ON CONFLICT DO NOTHING"
+            )
+            self._spent("summaries", started)
         columns = ", ".join(STORED_FIELDS)
         sets = ", ".join(f"{f} = excluded.{f}" for f in [*DATA_FIELDS, "job_id"])
         changed = " OR ".join(f"{_TABLE}.{c} {differs} excluded.{c}" for c in DATA_FIELDS)
@@ -686,8 +747,11 @@ class CountWriter:
     # -- end --
 
     def finish(self) -> Counts:
-        """Merge what is staged (PostgreSQL), drop the stage and rebuild the summaries of what changed."""
+        """Merge what is staged (PostgreSQL), drop the stage and rebuild the summary cells of changed rows."""
         if self.vendor == "postgresql" and self.staged:
+            if self.staged > 100_000:
+                # Fresh statistics, or the planner reads a table it thinks is empty row by row.
+                self._cursor.execute(f"ANALYZE {_TABLE}")
             self._merge(self.staged)
         if self._dropped:
             started = time.perf_counter()
@@ -696,19 +760,18 @@ class CountWriter:
         if self._stage_ready:
             self._cursor.execute(f"DROP TABLE IF EXISTS {_STAGE}")
         summary: dict[str, Any] = {"fmps": len(self.fmp_ids)}
-        if self.fmp_ids:
-            if self.vendor == "postgresql" and self.created + self.updated > 100_000:
-                # Fresh statistics, or the planner reads a table it thinks is empty row by row.
-                self._cursor.execute(f"ANALYZE {_TABLE}")
+        if self._cells_ready:
             started = time.perf_counter()
-            rebuilt = summaries_rebuild(
-                operation_id=self.operation_id,
-                fmp_ids=sorted(self.fmp_ids),
-                date_from=dt.date.fromisoformat(self.date_min),
-                date_to=dt.date.fromisoformat(self.date_max),
-            )
-            summary.update(date_from=self.date_min, date_to=self.date_max, summaries=rebuilt)
-            self.seconds["summaries"] = round(time.perf_counter() - started, 2)
+            if self.vendor == "postgresql":
+                self._cursor.execute(f"ANALYZE {_CELLS}")
+            self._cursor.execute(f"SELECT COUNT(*) FROM {_CELLS}")  # noqa: S608
+            cells = self._cursor.fetchone()[0]
+            summaries_rebuild_cells(self._cursor, operation_id=self.operation_id, cells=_CELLS)
+            self._cursor.execute(f"DROP TABLE {_CELLS}")
+            summary["cells_rebuilt"] = cells
+            self._spent("summaries", started)
+        if self.fmp_ids:
+            summary.update(date_from=self.date_min, date_to=self.date_max, rows_summed=self.summed)
             # The Parquet mirror for ad-hoc queries: these months are stale from now on (queries
             # use SQL) and are rewritten after the commit; a failure there never fails the import.
             from . import analytics

@@ -7,9 +7,11 @@ many people it carried by sex and age. ``individuals`` is the number of people c
 sex/age and vulnerability figures break it down and never exceed it.
 
 Counts are the registry. Pages and the API read the summary tables (``FlowDaily``,
-``FlowBreakdown``), which ``services.summaries_rebuild`` recomputes for the (FMP, day) pairs an
-import or a submission touched. ``FlowEstimate`` holds the estimated total flow per FMP, period
-and direction, with its 95% interval and coverage (see ``estimation.py`` and docs/flows.md).
+``FlowBreakdown`` and its operation-wide sums ``FlowBreakdownTotal``), which the count writer keeps
+up to date as it stores rows (new rows are added, the (FMP, day) cells of updated rows rebuilt;
+see ``services``); ``services.summaries_rebuild`` recomputes them from the counts (the repair path).
+``FlowEstimate`` holds the estimated total flow per FMP, period and direction, with its 95%
+interval and coverage (see ``estimation.py`` and docs/flows.md).
 """
 
 from __future__ import annotations
@@ -166,8 +168,11 @@ class FlowMonitoringPoint(TimeStamped):
 class FlowCount(models.Model):
     """One counted observation (see the module docstring). ``record_id`` makes a re-import an update."""
 
-    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="+")
-    fmp = models.ForeignKey(FlowMonitoringPoint, on_delete=models.CASCADE, related_name="counts")
+    # No index of their own: (operation, date) and (fmp, date) below lead with them.
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    fmp = models.ForeignKey(
+        FlowMonitoringPoint, on_delete=models.CASCADE, related_name="counts", db_index=False
+    )
     record_id = models.CharField(max_length=64)
     date = models.DateField()
     # The observed period: from hour_start for period_hours hours (1 = an hourly tally, 24 = a day).
@@ -209,7 +214,11 @@ class FlowCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["fmp", "record_id"], name="flowcount_unique_record"),
         ]
-        indexes = [models.Index(fields=["operation", "date"], name="flowcount_op_date")]
+        indexes = [
+            models.Index(fields=["operation", "date"], name="flowcount_op_date"),
+            # The counts of one (FMP, day) cell, when its summaries are rebuilt after an update.
+            models.Index(fields=["fmp", "date"], name="flowcount_fmp_date"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.fmp_id} {self.date} {self.direction} {self.individuals}"
@@ -235,8 +244,19 @@ class FlowDaily(models.Model):
     Sex and age sums cover the counts that gave them; ``individuals`` covers every count.
     """
 
-    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="+")
-    fmp = models.ForeignKey(FlowMonitoringPoint, on_delete=models.CASCADE, related_name="daily")
+    # Derived rows (see ``services``): no database foreign-key check per row written (a quarter of
+    # the summary writes on PostgreSQL) and no index of their own (the unique key and the
+    # (operation, ...) index lead with them); Django's cascade still deletes them with their FMP.
+    operation = models.ForeignKey(
+        Operation, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    fmp = models.ForeignKey(
+        FlowMonitoringPoint,
+        on_delete=models.CASCADE,
+        related_name="daily",
+        db_index=False,
+        db_constraint=False,
+    )
     date = models.DateField()
     direction = models.CharField(max_length=3, choices=Direction.choices)
     records = models.PositiveIntegerField(default=0)
@@ -274,8 +294,15 @@ class FlowBreakdown(models.Model):
         FROM_ADMIN1 = "from_admin1", _("Coming from (admin 1)")
         TO_ADMIN1 = "to_admin1", _("Going to (admin 1)")
 
-    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="+")
-    fmp = models.ForeignKey(FlowMonitoringPoint, on_delete=models.CASCADE, related_name="+")
+    # Derived rows (see ``services``): no database foreign-key check per row written (a quarter of
+    # the summary writes on PostgreSQL) and no index of their own (the unique key and the
+    # (operation, ...) index lead with them); Django's cascade still deletes them with their FMP.
+    operation = models.ForeignKey(
+        Operation, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    fmp = models.ForeignKey(
+        FlowMonitoringPoint, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     date = models.DateField()
     direction = models.CharField(max_length=3, choices=Direction.choices)
     dimension = models.CharField(max_length=24, choices=Dimension.choices)
@@ -289,16 +316,42 @@ class FlowBreakdown(models.Model):
                 fields=["fmp", "date", "direction", "dimension", "value"], name="flowbreakdown_unique"
             ),
         ]
-        # Covering: operation-wide top-N of a dimension over a date range reads the index only.
-        indexes = [
-            models.Index(
-                fields=["operation", "dimension", "date", "direction", "value", "individuals"],
-                name="flowbreakdown_op_dim_cover",
-            )
-        ]
+        # No other index: operation-wide reads go to FlowBreakdownTotal, and each index here is
+        # written for every one of the millions of breakdown rows an import adds.
 
     def __str__(self) -> str:
         return f"{self.fmp_id} {self.date} {self.direction} {self.dimension}={self.value}: {self.individuals}"
+
+
+class FlowBreakdownTotal(models.Model):
+    """``FlowBreakdown`` summed over the operation's FMPs: per day, direction and dimension value.
+
+    What the operation-wide "top values of a dimension over a period" reads (a few thousand rows a
+    month instead of every FMP's). Kept with the other summaries by the same writes.
+    """
+
+    # Derived rows, like FlowBreakdown's.
+    operation = models.ForeignKey(
+        Operation, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    date = models.DateField()
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    dimension = models.CharField(max_length=24, choices=FlowBreakdown.Dimension.choices)
+    value = models.CharField(max_length=64, blank=True)
+    records = models.PositiveBigIntegerField(default=0)
+    individuals = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operation", "dimension", "date", "direction", "value"],
+                name="flowbreakdowntotal_unique",
+            ),
+        ]
+        # The unique key, in this order, is the index of the top-N query (a dimension over a range of days).
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.date} {self.direction} {self.dimension}={self.value}: {self.individuals}"
 
 
 class FlowSurvey(TimeStamped):

@@ -3,7 +3,8 @@
 Every function takes the reading ``user`` and goes through ``visibility``: members of the operation
 read every day (unpublished days are flagged ``published=False`` so pages can mark them as drafts);
 everyone else reads only the days of published periods, with small breakdown cells suppressed.
-Series and balances read the summary tables (``FlowDaily``, ``FlowBreakdown``); only the
+Series and balances read the summary tables (``FlowDaily``, ``FlowBreakdown``, and
+``FlowBreakdownTotal`` for breakdowns over the whole operation); only the
 origin–destination fallback reads the raw counts.
 """
 
@@ -27,6 +28,7 @@ from .models import (
     Corridor,
     Direction,
     FlowBreakdown,
+    FlowBreakdownTotal,
     FlowCount,
     FlowDaily,
     FlowEstimate,
@@ -291,15 +293,21 @@ def breakdown(
     *,
     operation: Operation,
     user,
-    fmp_ids,
     dimension: str,
+    fmp_ids=None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     direction: str | None = None,
     top: int = BREAKDOWN_TOP,
 ) -> Breakdown:
-    """The top values of one dimension over the FMPs and dates, largest first, small cells suppressed in public."""
-    qs = FlowBreakdown.objects.filter(operation=operation, dimension=dimension, fmp_id__in=list(fmp_ids))
+    """The top values of one dimension over the FMPs and dates, largest first, small cells suppressed in public.
+
+    ``fmp_ids=None`` is every FMP of the operation, read from the operation-wide sums.
+    """
+    if fmp_ids is None:
+        qs = FlowBreakdownTotal.objects.filter(operation=operation, dimension=dimension)
+    else:
+        qs = FlowBreakdown.objects.filter(operation=operation, dimension=dimension, fmp_id__in=list(fmp_ids))
     qs = qs.filter(visible_q(user, operation)).filter(_range_q(date_from, date_to))
     if direction:
         qs = qs.filter(direction=direction)

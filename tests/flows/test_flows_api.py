@@ -216,3 +216,16 @@ def test_the_daily_list_costs_a_fixed_number_of_queries(
     flows_publish(operation=flows.operation, date_from=WEEK1[0], date_to=WEEK2[-1], by=data_manager)
     with django_assert_max_num_queries(6):
         assert len(_get(client, "daily", limit=100)) == 28
+
+
+def test_operation_level_breakdowns_sum_the_points_and_hide_small_cells(client, flows, data_manager):
+    flows_publish(operation=flows.operation, date_from=WEEK1[0], date_to=WEEK1[-1], by=data_manager)
+    rows = _get(client, "breakdowns", dimension="nationality", level="operation")
+    assert {(r["operation"], r["fmp_code"], r["location_code"]) for r in rows} == {
+        (flows.operation.slug, None, None)
+    }
+    assert {r["date"] for r in rows} == {d.isoformat() for d in WEEK1}
+    first = sorted((r["direction"], r["value"], r["individuals"]) for r in rows if r["date"] == "2024-03-04")
+    assert first == [("in", "MWI", None), ("in", "ZAF", 12), ("out", "ZAF", 9)]
+    response = client.get(f"{URL}/breakdowns", {"level": "operation", "fmp_code": "MOZ-F1"})
+    assert response.status_code == 422
