@@ -7,6 +7,7 @@ from mobility.core import api as core_api
 from mobility.flows import api as flows_api
 from mobility.gazetteer import api as gazetteer_api
 from mobility.publishing import api_hapi
+from mobility.registration import api as registration_api
 from mobility.restrictions import api as restrictions_api
 
 api = NinjaAPI(
@@ -25,6 +26,7 @@ api.add_router("/gazetteer", gazetteer_api.router)
 api.add_router("/affected-people", api_hapi.router)
 api.add_router("/flows", flows_api.router)
 api.add_router("/restrictions", restrictions_api.router)
+api.add_router("/registration", registration_api.router)
 api.add_router("/", core_api.router)
 api.add_router("/", core_api.jobs)
 api.add_exception_handler(ValidationError, lambda r, e: core_api.validation_error_handler(r, e, api))

@@ -236,10 +236,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"personal_data": {"()": "mobility.registration.logging.PersonalDataLogFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["personal_data"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Error reports (DEBUG page, mails to ADMINS) about registration show no values (docs/data-protection.md).
+DEFAULT_EXCEPTION_REPORTER = "mobility.registration.logging.PersonalDataExceptionReporter"
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 

@@ -54,6 +54,10 @@ class TargetSpec:
 
     def columns(self, operation: Operation) -> list[str]:
         """The target's columns, in the order its file template has them."""
+        if self.target == Binding.Target.REGISTRATION:
+            from mobility.registration.forms_binding import target_columns as registration_columns
+
+            return registration_columns()
         if self.target in (Binding.Target.FLOW_COUNTS, Binding.Target.FLOW_SURVEYS):
             from mobility.flows.forms import target_columns
 
@@ -150,6 +154,15 @@ TARGETS: dict[str, TargetSpec] = {
         required=(("fmp_code",), ("date",)),
         identity=("fmp_code", "record_id"),
         auto_record_id=True,
+    ),
+    # One household per submission, one member per repeat entry (mobility.registration.forms_binding).
+    Binding.Target.REGISTRATION: TargetSpec(
+        target=Binding.Target.REGISTRATION,
+        kind="registration.individuals",
+        label="registration (households and members)",
+        profile_keys=(),
+        required=(("relationship",), ("sex",), ("given_name", "family_name")),
+        identity=("household_id",),
     ),
 }
 
@@ -273,6 +286,10 @@ def binding_save(
 ) -> Binding:
     """Bind a form to a target; a changed mapping becomes a new version, the same one returns the current."""
     form = Form.objects.select_for_update().get(pk=form.pk)
+    if target == Binding.Target.REGISTRATION:
+        from mobility.registration.forms_binding import binding_check
+
+        binding_check(form=form, by=by)
     _spec, resolved, clean_constants = binding_validate(
         form=form, target=target, mapping=mapping, constants=constants or {}
     )

@@ -28,7 +28,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Value
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -60,8 +61,15 @@ from .central_odata import (
     versions_of,
 )
 from .central_sessions import central_session_create, central_session_end, hash_token
-from .models import CentralSession, Form, Submission
+from .models import Binding, CentralSession, Form, Submission
 from .selectors import personal_allowed
+
+
+def submissions_guard(user, form, *, export: bool) -> None:
+    from mobility.registration.forms_binding import submissions_guard as guard
+
+    guard(user, form, export=export)
+
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +195,10 @@ def forms_of(operation: Operation):
         .annotate(
             odata_submissions=Count("submissions", filter=Q(submissions__superseded_by__isnull=True)),
             odata_last=Max("submissions__submitted_at"),
+            # Read by the registration guard of the OData rows (no query of its own).
+            registration_bound=Exists(
+                Binding.objects.filter(form=OuterRef("pk"), target=Binding.Target.REGISTRATION)
+            ),
         )
         .order_by("title", "xml_form_id")
     )
@@ -368,6 +380,10 @@ def odata(request: HttpRequest, project_id: int, xml_form_id: str, rest: str | N
         submissions = submissions.filter(query.filter)
     table = ".".join(["Submissions", *[n.key for n in chain]])
     payload = {"@odata.context": f"{service}/$metadata#{table}"}
+    try:  # the submissions of registration forms are personal records: an export grant is needed
+        submissions_guard(user, form, export=True)
+    except PermissionDenied:
+        raise problem(NO_RIGHTS) from None
     allowed = personal_allowed(user, form.operation)
     versions = versions_of(form)
     if not chain:

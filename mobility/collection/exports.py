@@ -450,6 +450,9 @@ def submissions_export(
     """
     if not can(user, Action.VIEW, form.operation):
         raise PermissionDenied(EXPORT_NOT_ALLOWED)
+    from mobility.registration.forms_binding import submissions_guard
+
+    submissions_guard(user, form, export=True)  # registration forms: only with an export grant
     if fmt not in ("csv", "xlsx"):
         raise ValidationError(EXPORT_FORMAT_UNKNOWN.format(fmt=fmt))
     if not isinstance(filters, SubmissionFilter):

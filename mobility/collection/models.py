@@ -230,6 +230,7 @@ class Binding(TimeStamped):
         EVENT = "tracking.events", _("Tracking: emergency event tracking (ETT)")
         FLOW_COUNTS = "flows.counts", _("Flows: counts at a flow monitoring point")
         FLOW_SURVEYS = "flows.surveys", _("Flows: flow survey interviews")
+        REGISTRATION = "registration.households", _("Registration: households and their members")
 
     form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="bindings")
     version = models.PositiveIntegerField()

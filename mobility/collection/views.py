@@ -81,7 +81,16 @@ def _submission_for(request, pk: int, action: Action = Action.VIEW) -> Submissio
     )
     if action != Action.VIEW and not can(request.user, action, submission.form.operation):
         raise PermissionDenied
+    _registration_guard(request, submission.form, submission=submission)
     return submission
+
+
+def _registration_guard(request, form: Form, *, export: bool = False, submission=None) -> None:
+    """Submissions of a form bound to registration are personal records: a registration grant
+    (view, or export for lists) is needed, and each look is written to the access log."""
+    from mobility.registration.forms_binding import submissions_guard
+
+    submissions_guard(request.user, form, export=export, submission=submission)
 
 
 def _optional(module: str, name: str):
@@ -350,6 +359,8 @@ def binding_edit(request, pk):
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:  # e.g. a registration binding without the register grant
+            messages.error(request, str(exc))
         else:
             messages.success(
                 request, _("Binding saved (version %(version)s).") % {"version": binding.version}
@@ -414,6 +425,7 @@ def _filter_form(request, form: Form) -> SubmissionFilterForm:
 @require_GET
 def submission_list(request, pk):
     form = _form_for(request, pk)
+    _registration_guard(request, form)
     filter_form = _filter_form(request, form)
     filters = filter_form.filters()
     submissions = submissions_filtered(form, filters).defer(*LIST_DEFERRED)
@@ -456,6 +468,7 @@ def _boundaries_url(form: Form, filters) -> str:
 def submission_geojson(request, pk):
     """The GPS points of the filtered submissions: coordinates, id, status and flag codes; no values."""
     form = _form_for(request, pk)
+    _registration_guard(request, form)
     filters = _filter_form(request, form).filters()
     points = selectors.submission_points(submissions_filtered(form, filters))
     features = [

@@ -116,7 +116,7 @@ def grant_set(
     grant.granted_by = by
     grant.expires_at = expires_at
     grant.revoked_at = None if capabilities else timezone.now()
-    grant.full_clean()
+    grant.full_clean(exclude=None if capabilities else ["capabilities"])  # empty = revoked
     grant.save()
     if hasattr(user, "_registration_caps"):
         del user._registration_caps

@@ -20,6 +20,7 @@ set-up; in production both must be set, and they must never be stored beside a b
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -31,19 +32,28 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import models
+from django.db.models.lookups import Exact, IsNull
 
 TOKEN_PREFIX = "g1."  # noqa: S105 (a format marker, not a secret)
 KEYS_MISSING = "{name} must be set when MOBILITY_PRODUCTION=1 (see docs/data-protection.md)"
 KEY_INVALID = "{name}: each key must be 32 bytes in base64 (make one with `mobility registration new-key`)"
+FILTER_ENCRYPTED = (
+    "{column} is encrypted: a query cannot compare its values (search with the keyed hash, "
+    "e.g. phone_hash = keyed_hash(value, 'phone'))"
+)
 UNREADABLE_VALUE = (
     "a stored personal value could not be decrypted (column {column}): is MOBILITY_FIELD_KEYS complete?"
 )
 
 
 class DecryptionError(Exception):
-    pass
+    """A token no listed key opens. ``column`` names where it was (never the value)."""
+
+    def __init__(self, message: str, column: str = ""):
+        super().__init__(message)
+        self.column = column
 
 
 def new_key() -> str:
@@ -93,20 +103,39 @@ class Keyring:
         return TOKEN_PREFIX + base64.urlsafe_b64encode(self.current_fp + nonce + sealed).decode()
 
     def decrypt(self, token: str, aad: str) -> str:
-        if not token.startswith(TOKEN_PREFIX):
-            raise DecryptionError(UNREADABLE_VALUE.format(column=aad))
-        raw = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :].encode())
+        raw = self._raw(token, aad)
         cipher = self._by_fp.get(raw[:4])
         if cipher is None:
-            raise DecryptionError(UNREADABLE_VALUE.format(column=aad))
+            raise DecryptionError(UNREADABLE_VALUE.format(column=aad), aad)
         try:
             return cipher.decrypt(raw[4:16], raw[16:], aad.encode()).decode("utf-8")
-        except InvalidTag:
-            raise DecryptionError(UNREADABLE_VALUE.format(column=aad)) from None
+        except (InvalidTag, UnicodeDecodeError):
+            raise DecryptionError(UNREADABLE_VALUE.format(column=aad), aad) from None
 
     def is_current(self, token: str) -> bool:
-        raw = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :].encode())
-        return raw[:4] == self.current_fp
+        """Was this token sealed with the current (first) key? False for anything unreadable."""
+        try:
+            return self._raw(token, "")[:4] == self.current_fp
+        except DecryptionError:
+            return False
+
+    def reencrypt(self, token: str, aad: str) -> str | None:
+        """The token sealed again with the current key, or None when it already is (key rotation)."""
+        if self.is_current(token):
+            return None
+        return self.encrypt(self.decrypt(token, aad), aad)
+
+    @staticmethod
+    def _raw(token: str, aad: str) -> bytes:
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
+            raise DecryptionError(UNREADABLE_VALUE.format(column=aad), aad)
+        try:
+            raw = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :].encode())
+        except (binascii.Error, ValueError):
+            raise DecryptionError(UNREADABLE_VALUE.format(column=aad), aad) from None
+        if len(raw) < 4 + 12 + 16:
+            raise DecryptionError(UNREADABLE_VALUE.format(column=aad), aad)
+        return raw
 
 
 @lru_cache(maxsize=1)
@@ -134,18 +163,48 @@ def normalise_for_hash(value: str) -> str:
     return "".join(c for c in text if c.isalnum())
 
 
-def keyed_hash(value: str | None, purpose: str) -> str:
-    """HMAC-SHA256 of the normalised value, per purpose ("phone", "document:passport", "name")."""
+def keyed_hash(value: str | None, purpose: str, *, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of the normalised value, per purpose ("phone", "document:passport", "name").
+
+    ``key`` defaults to MOBILITY_HASH_KEY; rotating the hash key passes the old one to compare.
+    """
     if value is None:
         return ""
     text = normalise_for_hash(value)
     if not text:
         return ""
-    return hmac.new(hash_key(), f"{purpose}\x1f{text}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key or hash_key(), f"{purpose}\x1f{text}".encode(), hashlib.sha256).hexdigest()
+
+
+def decode_key(text: str, name: str = "key") -> bytes:
+    """A base64 32-byte key as bytes, or ImproperlyConfigured naming where it came from."""
+    return _decode_key(text, name)
+
+
+class _EmptyOnlyExact(Exact):
+    """``= ""`` works (an empty value is stored empty); any other value would silently match nothing."""
+
+    def get_prep_lookup(self):
+        if self.rhs not in ("", None, [], {}):
+            raise FieldError(
+                FILTER_ENCRYPTED.format(column=getattr(self.lhs.output_field, "aad", "the column"))
+            )
+        return super().get_prep_lookup()
 
 
 class EncryptedTextField(models.TextField):
-    """A text column stored encrypted; reads give the plain text, "" stays "" (not encrypted)."""
+    """A text column stored encrypted; reads give the plain text, "" stays "" (not encrypted).
+
+    Only ``isnull`` and ``= ""`` may be queried: a token is different each time a value is sealed,
+    so any other comparison would quietly find nothing; it raises FieldError instead.
+    """
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "exact":
+            return _EmptyOnlyExact
+        if lookup_name == "isnull":
+            return IsNull
+        return None  # Django then reports the lookup as unsupported (FieldError)
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)

@@ -407,12 +407,18 @@ class Distribution(TimeStamped):
     )
     distributor = models.CharField(max_length=200, blank=True)  # the partner organisation
     # Given although the household (or one in its dedup cluster) already received it in the period.
-    override_reason = models.CharField(max_length=500, blank=True)
+    # Free text that may name someone: encrypted like every personal value (at most 500 characters,
+    # checked by the service).
+    override_reason = EncryptedTextField(blank=True)
     # The distribution it would have repeated (for the audit of overrides).
     overrides = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     recorded_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The id the distribution list or device gave it: a re-sent record updates, never doubles.
     reference = models.CharField(max_length=64)
+    # Where it was given (the site's areas, else the household's at the time): aggregates count here
+    # even after the household moves.
+    admin1_pcode = models.CharField(max_length=32, blank=True)
+    admin2_pcode = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["-distributed_on", "-id"]
@@ -420,3 +426,79 @@ class Distribution(TimeStamped):
             models.UniqueConstraint(fields=["operation", "reference"], name="distribution_reference_unique")
         ]
         indexes = [models.Index(fields=["operation", "item", "distributed_on"])]
+
+
+# --- published aggregates (assistance) -------------------------------------------------------
+
+
+class AssistancePublication(models.Model):
+    """A month of an operation's assistance figures (and its registry counts then), made public.
+
+    The figures are computed, disclosure-checked and frozen at publication: the public API reads
+    these rows only, never the distributions.
+    """
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="assistance_publications")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    threshold = models.PositiveIntegerField()
+    report = models.JSONField(default=dict, blank=True)  # the disclosure report: labels and reasons only
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operation", "period_start", "period_end"], name="assistance_publication_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"assistance {self.operation_id} {self.period_start:%Y-%m}"
+
+
+class AssistanceFigure(models.Model):
+    """Households and individuals assisted in an area, with an item, in a month (one published cell)."""
+
+    publication = models.ForeignKey(AssistancePublication, on_delete=models.CASCADE, related_name="figures")
+    admin_level = models.PositiveSmallIntegerField()  # 1 or 2
+    admin1_code = models.CharField(max_length=32, blank=True)
+    admin1_name = models.CharField(max_length=200, blank=True)
+    admin2_code = models.CharField(max_length=32, blank=True)
+    admin2_name = models.CharField(max_length=200, blank=True)
+    item_code = models.CharField(max_length=32)
+    item_name = models.CharField(max_length=200)
+    month = models.DateField()  # first day
+    gender = models.CharField(max_length=3, default="all")  # all | f | m | u
+    age_range = models.CharField(max_length=16, default="all")  # all | 0-4 | … | 60+ | unknown
+    households = models.PositiveIntegerField(null=True, blank=True)  # only on gender=all, age_range=all
+    individuals = models.PositiveIntegerField(null=True, blank=True)  # null when suppressed
+    suppressed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["publication_id", "month", "item_code", "admin_level", "admin1_code", "admin2_code", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.item_code} {self.admin2_code or self.admin1_code} {self.month:%Y-%m}"
+
+
+class RegistryFigure(models.Model):
+    """Registered households and individuals of an area by status, as of a publication."""
+
+    publication = models.ForeignKey(AssistancePublication, on_delete=models.CASCADE, related_name="registry")
+    admin_level = models.PositiveSmallIntegerField()
+    admin1_code = models.CharField(max_length=32, blank=True)
+    admin1_name = models.CharField(max_length=200, blank=True)
+    admin2_code = models.CharField(max_length=32, blank=True)
+    admin2_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16)  # all | a RecordStatus value
+    households = models.PositiveIntegerField(null=True, blank=True)
+    individuals = models.PositiveIntegerField(null=True, blank=True)
+    suppressed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["publication_id", "admin_level", "admin1_code", "admin2_code", "status", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.admin2_code or self.admin1_code} {self.status}"

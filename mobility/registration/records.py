@@ -82,7 +82,8 @@ ROW_DOB_TOO_OLD = _("gives an age over {max_age} years")
 ROW_AGE_INVALID = _('"{value}" is not an age in years from 0 to {max_age}')
 ROW_AGE_AND_DOB = _("disagrees with date_of_birth by more than a year")
 ROW_CHOICE = _('"{value}" is not one of: {allowed}')
-ROW_WG = _('"{value}" is not a Washington Group answer (1 no difficulty, 2 some, 3 a lot, 4 cannot do)')
+# Disability answers are health data: the message never quotes the cell.
+ROW_WG = _("is not a Washington Group answer (1 no difficulty, 2 some, 3 a lot, 4 cannot do)")
 ROW_DOC_TYPE_MISSING = _("is required when document_number is given")
 ROW_NOT_PHONE = _("is not a phone number (8 to 15 digits, an optional leading +)")
 ROW_SIZE = _('"{value}" is not a household size from 1 to 100')
@@ -90,6 +91,11 @@ ROW_YES_NO = _('"{value}" is not yes or no')
 ROW_CONTROL_CHARS = _("holds control characters")
 ROW_TOO_LONG = _("is longer than {limit} characters")
 ROW_MIXED_SCRIPT = _("mixes scripts inside one word (e.g. Latin and Cyrillic letters): check the encoding")
+ROW_MOJIBAKE = _(
+    'looks garbled by a wrong encoding (e.g. "Ã©" for "é"): the file mixes encodings; '
+    "save it again as CSV UTF-8"
+)
+ROW_NEED_UNKNOWN = _("holds a code that is not a specific need; use: {allowed}")
 ROW_NO_NAME = _("is required (give a given or a family name)")
 
 _TRUE = {"1", "yes", "y", "true", "sim", "oui", "نعم"}
@@ -97,6 +103,10 @@ _FALSE = {"0", "no", "n", "false", "não", "nao", "non", "لا"}
 _PHONE = re.compile(r"^\+?[\d\s().-]{8,22}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NAME_LIMIT = 100
+ID_LIMIT = 64  # Household.reference and Individual.reference
+# Text read in a wrong single-byte encoding turns UTF-8 sequences into these (ftfy's test, narrowed):
+# encoding the text back and decoding it as UTF-8 succeeds only for such garbled text.
+_MOJIBAKE_ENCODINGS = ("cp1252", "latin-1", "mac_roman", "cp1256")
 
 
 @dataclass
@@ -151,6 +161,11 @@ def _choice(text: str, choices, column: str, row, errors: list[RowError], *, per
     return None
 
 
+def _choice_quiet(text: str, values: list[str]) -> str | None:
+    key = _key(text)
+    return next((v for v in values if key == _key(v)), None)
+
+
 def date_parse(text: str) -> dt.date | None:
     """ISO dates, DD/MM/YYYY and DD-MM-YYYY (day first, as forms in our operations write them)."""
     text = (text or "").strip()
@@ -165,12 +180,21 @@ def date_parse(text: str) -> dt.date | None:
     raise ValueError(text)
 
 
+_SCRIPTS = frozenset(
+    "LATIN CYRILLIC GREEK ARABIC HEBREW ARMENIAN GEORGIAN DEVANAGARI BENGALI GURMUKHI GUJARATI TAMIL "
+    "TELUGU KANNADA MALAYALAM SINHALA THAI LAO TIBETAN MYANMAR ETHIOPIC KHMER HANGUL HIRAGANA KATAKANA "
+    "CJK SYRIAC THAANA TIFINAGH NKO".split()
+)
+
+
 def _scripts(word: str) -> set[str]:
+    """The writing systems of a word's letters (signs such as "º" or "ª" belong to none)."""
     scripts = set()
     for ch in word:
         if ch.isalpha():
-            name = unicodedata.name(ch, "")
-            scripts.add(name.split(" ")[0] if name else "?")
+            script = unicodedata.name(ch, "").split(" ")[0]
+            if script in _SCRIPTS:
+                scripts.add(script)
     return scripts
 
 
@@ -185,15 +209,53 @@ def text_check(text: str, column: str, row, errors: list[RowError], *, limit: in
         errors.append(RowError(row, column, str(ROW_TOO_LONG.format(limit=limit))))
         return ""
     # Mojibake shows as one word mixing scripts (e.g. "MarÃ­a" is Latin only, but "Ð\x9cария" mixes).
+    if looks_mojibake(text):
+        errors.append(RowError(row, column, str(ROW_MOJIBAKE)))
+        return ""
     for word in text.split(" "):
-        scripts = _scripts(word) - {"?"}
-        if len(scripts) > 1:
+        if len(_scripts(word)) > 1:
             errors.append(RowError(row, column, str(ROW_MIXED_SCRIPT)))
             return ""
-    if "\ufffd" in text or "Ã" in text and re.search(r"Ã[\x80-\xbf¡-¿]", text):
-        errors.append(RowError(row, column, str(ROW_MIXED_SCRIPT)))
-        return ""
     return text
+
+
+def looks_mojibake(text: str) -> bool:
+    """True for text that is UTF-8 read in a single-byte encoding ("ConceiÃ§Ã£o", "Ù…Ø­Ù…Ø¯"),
+    or holds the replacement character a failed decoding leaves."""
+    if "\ufffd" in text:
+        return True
+    return any(_garbled(word) for word in text.split() if not word.isascii())
+
+
+def _plausible(ch: str) -> bool:
+    """A character garbled text of our operations decodes to: Latin with accents, Greek, Cyrillic,
+    Arabic (with Persian and Urdu letters), punctuation."""
+    o = ord(ch)
+    return (
+        o < 0x80
+        or 0xA0 <= o <= 0x24F
+        or 0x370 <= o <= 0x6FF
+        or 0x750 <= o <= 0x77F
+        or 0x1E00 <= o <= 0x1EFF
+        or 0x2010 <= o <= 0x206F
+        or o == 0x20AC
+    )
+
+
+def _garbled(word: str) -> bool:
+    for encoding in _MOJIBAKE_ENCODINGS:
+        try:
+            repaired = word.encode(encoding).decode("utf-8")
+        except UnicodeError:
+            continue
+        if repaired == word or not all(_plausible(c) for c in repaired):
+            continue
+        # Read as cp1256, an Arabic or Urdu word of letters only is what it seems ("شک" is also
+        # valid UTF-8 bytes); UTF-8 Arabic read as cp1256 always shows signs ("ظ…ط­").
+        if encoding == "cp1256" and all(unicodedata.category(c)[0] in "LM" for c in word):
+            continue
+        return True
+    return False
 
 
 def yes_no(text: str, column: str, row, errors: list[RowError]) -> bool | None:
@@ -218,6 +280,8 @@ def individual_parse(
     for column in ("household_id", "individual_id", "relationship", "sex"):
         if not cell.get(column):
             errors.append(RowError(row, column, str(ROW_REQUIRED)))
+    if len(cell.get("individual_id", "")) > ID_LIMIT:
+        errors.append(RowError(row, "individual_id", str(ROW_TOO_LONG.format(limit=ID_LIMIT))))
     relationship = (
         _choice(cell["relationship"], Relationship.choices, "relationship", row, errors)
         if cell.get("relationship")
@@ -257,8 +321,11 @@ def individual_parse(
     dob: dt.date | None = None
     if cell.get("date_of_birth"):
         text = cell["date_of_birth"]
-        if re.fullmatch(r"\d{4}", text):  # a year only: an estimate
-            dob, estimated = dt.date(int(text), 7, 1), True
+        if re.fullmatch(r"[0-9]{4}", text):  # a year only: an estimate
+            if int(text) < 1:
+                errors.append(RowError(row, "date_of_birth", str(ROW_NOT_A_DATE)))
+            else:
+                dob, estimated = dt.date(int(text), 7, 1), True
         else:
             try:
                 dob = date_parse(text)
@@ -277,7 +344,7 @@ def individual_parse(
             age = int(float(cell["age"].replace(",", ".")))
             if not 0 <= age <= MAX_AGE or float(cell["age"].replace(",", ".")) != age:
                 raise ValueError
-        except ValueError:
+        except (ValueError, OverflowError):
             errors.append(
                 RowError(row, "age", str(ROW_AGE_INVALID.format(value=cell["age"][:10], max_age=MAX_AGE)))
             )
@@ -293,7 +360,7 @@ def individual_parse(
             if text in {"1", "2", "3", "4"}:
                 disability[domain] = int(text)
             else:
-                errors.append(RowError(row, f"wg_{domain}", str(ROW_WG.format(value=text[:20]))))
+                errors.append(RowError(row, f"wg_{domain}", str(ROW_WG)))
     documents: list[tuple[str, str]] = []
     number = re.sub(r"\s+", "", cell.get("document_number", ""))
     if number:
@@ -335,13 +402,15 @@ def household_parse(
     cell = {
         k: (v or "").strip() if isinstance(v, str) else ("" if v is None else str(v)) for k, v in raw.items()
     }
+    if len(cell.get("household_id", "")) > ID_LIMIT:
+        errors.append(RowError(row, "household_id", str(ROW_TOO_LONG.format(limit=ID_LIMIT))))
     size = None
     if cell.get("household_size"):
         try:
             size = int(float(cell["household_size"]))
-            if not 1 <= size <= 100:
+            if not 1 <= size <= 100 or float(cell["household_size"]) != size:
                 raise ValueError
-        except ValueError:
+        except (ValueError, OverflowError):
             errors.append(
                 RowError(row, "household_size", str(ROW_SIZE.format(value=cell["household_size"][:10])))
             )
@@ -361,9 +430,16 @@ def household_parse(
     needs = []
     for part in re.split(r"[;, ]+", cell.get("specific_needs", "")):
         if part:
-            value = _choice(part, [(n, n) for n in SPECIFIC_NEEDS], "specific_needs", row, errors)
+            value = _choice_quiet(part, SPECIFIC_NEEDS)
             if value:
                 needs.append(value)
+            elif not any(e.column == "specific_needs" for e in errors):
+                # A person's needs are sensitive: the unknown code is not quoted.
+                errors.append(
+                    RowError(
+                        row, "specific_needs", str(ROW_NEED_UNKNOWN.format(allowed=", ".join(SPECIFIC_NEEDS)))
+                    )
+                )
     phone = cell.get("phone", "")
     if phone and not (_PHONE.match(phone) and 8 <= len(re.sub(r"\D", "", phone)) <= 15):
         errors.append(RowError(row, "phone", str(ROW_NOT_PHONE)))

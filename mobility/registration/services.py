@@ -22,7 +22,7 @@ from mobility.core.models import Operation
 from mobility.core.services import audit_record
 
 from .crypto import keyed_hash
-from .models import Household, IdentityDocument, Individual, Relationship
+from .models import Household, IdentityDocument, Individual, RecordStatus, Relationship
 from .records import HouseholdValues, IndividualValues
 
 HH_NO_HEAD = _("household {reference} has no head (one member must have relationship head)")
@@ -31,12 +31,15 @@ HH_SIZE_SMALLER = _(
     "household {reference}: household_size {size} is smaller than the {members} members listed"
 )
 HH_DISAGREES = _("household {reference}: {column} differs from the household's first row ({first_row})")
-HH_PCODE_UNKNOWN = _('"{value}" is not a p-code of the current {country} gazetteer')
-HH_SITE_UNKNOWN = _('"{value}" is not a site code of this operation')
+# The row error carries the code as its value: the message does not repeat it.
+HH_PCODE_UNKNOWN = _("is not a p-code of the current {country} gazetteer")
+HH_SITE_UNKNOWN = _("is not a site code of this operation")
 HH_OTHER_OPERATION = _("individual_id is already registered in another household of this operation")
 DOC_TWICE = _("this {doc_type} number is also given on row {first_row}")
 DOC_TWICE_NO_ROW = _("this {doc_type} number is given twice")
+PERSON_TWICE = _("individual_id is also on row {first_row}")
 HH_EMPTY = _("household {reference} has no members")
+HH_TWICE = _("household {reference} is given twice in one batch (first on row {first_row})")
 
 
 @dataclass
@@ -91,9 +94,21 @@ def batch_check(
     errors: list[RowError] = []
     seen_docs: dict[tuple[str, str], int | None] = {}
     person_household: dict[str, str] = {}
+    person_row: dict[str, int | None] = {}
+    household_row: dict[str, int | None] = {}
     for item in items:
         hh, members = item.household, item.members
         first_row = members[0].row if members else hh.row
+        if hh.reference in household_row:
+            errors.append(
+                RowError(
+                    first_row,
+                    "household_id",
+                    str(HH_TWICE.format(reference=hh.reference, first_row=household_row[hh.reference])),
+                )
+            )
+            continue
+        household_row[hh.reference] = first_row
         if not members:
             errors.append(RowError(hh.row, "household_id", str(HH_EMPTY.format(reference=hh.reference))))
             continue
@@ -131,8 +146,15 @@ def batch_check(
                 RowError(hh.row, "site_code", str(HH_SITE_UNKNOWN.format(value=hh.site_code)), hh.site_code)
             )
         for m in members:
-            if person_household.setdefault(m.reference, hh.reference) != hh.reference:
-                errors.append(RowError(m.row, "individual_id", str(HH_OTHER_OPERATION)))
+            if m.reference in person_row:
+                errors.append(
+                    RowError(
+                        m.row, "individual_id", str(PERSON_TWICE.format(first_row=person_row[m.reference]))
+                    )
+                )
+                continue
+            person_row[m.reference] = m.row
+            person_household[m.reference] = hh.reference
             for doc_type, number in m.documents:
                 key = (doc_type, keyed_hash(number, f"document:{doc_type}"))
                 if key in seen_docs:
@@ -217,6 +239,16 @@ def _apply(obj, fields: dict) -> bool:
     return changed
 
 
+# What full_clean need not query again: the foreign keys are objects this write holds (the operation,
+# the household, a site of the operation), and batch_check has made references unique in the batch
+# and against the stored ones (the database constraints still stand behind it).
+_CLEAN_HOUSEHOLD = {"exclude": ["operation", "site", "registered_by"], "validate_constraints": False}
+_CLEAN_INDIVIDUAL = {
+    "exclude": ["operation", "household", "cluster", "merged_into"],
+    "validate_constraints": False,
+}
+
+
 @transaction.atomic
 def households_write(
     *,
@@ -233,55 +265,67 @@ def households_write(
     if errors:
         raise BatchInvalid(errors)
     counts = WriteCounts(new_individual_ids=[])
-    existing = {
-        h.reference: h
-        for h in Household.objects.filter(
-            operation=operation, reference__in=[i.household.reference for i in items]
+    new_people: list[tuple[Individual, list[tuple[str, str]]]] = []
+    references = [i.household.reference for i in items]
+    existing = {}
+    for start in range(0, len(references), 500):
+        existing.update(
+            (h.reference, h)
+            for h in Household.objects.filter(
+                operation=operation, reference__in=references[start : start + 500]
+            ).prefetch_related("members__documents")
         )
-    }
     for item in items:
         hh_values = item.household
         fields = _household_fields(hh_values, places, today)
         size = hh_values.size or len(item.members)
         household = existing.get(hh_values.reference)
+        if household is not None and household.status == RecordStatus.ERASED:
+            counts.unchanged += 1  # erased on request: a re-sent form never brings the values back
+            continue
         if household is None:
             household = Household(
                 operation=operation, reference=hh_values.reference, size=size, source=source, registered_by=by
             )
             _apply(household, fields)
-            household.full_clean()
+            household.full_clean(**_CLEAN_HOUSEHOLD)
             household.save()
             created = True
             changed = True
         else:
             created = False
+            if hh_values.registered_on is None:  # a re-import without the date keeps the stored one
+                fields.pop("registered_on")
             changed = _apply(household, {**fields, "size": size})
             if changed:
-                household.full_clean()
+                household.full_clean(**_CLEAN_HOUSEHOLD)
                 household.save()
-        members = {i.reference: i for i in household.members.all()}
+        members = {} if created else {i.reference: i for i in household.members.all()}
         for m in item.members:
             person = members.get(m.reference)
-            if person is None:
+            if person is not None and person.status == RecordStatus.ERASED:
+                continue  # erased on request (see protection.py)
+            if person is None:  # inserted below, all together
                 person = Individual(operation=operation, household=household, reference=m.reference)
                 _apply(person, _individual_fields(m))
-                person.full_clean(exclude=["cluster", "merged_into"])
-                person.save()
-                counts.individuals_created += 1
-                counts.new_individual_ids.append(person.pk)
+                person.full_clean(**_CLEAN_INDIVIDUAL)
+                new_people.append((person, m.documents))
                 changed = True
-            elif _apply(person, _individual_fields(m)):
-                person.full_clean(exclude=["cluster", "merged_into"])
+                continue
+            if _apply(person, _individual_fields(m)):
+                person.full_clean(**_CLEAN_INDIVIDUAL)
                 person.save()
                 counts.individuals_updated += 1
                 changed = True
-            _documents_set(person, m.documents)
+            if _documents_set(person, m.documents):
+                changed = True
         if created:
             counts.created += 1
         elif changed:
             counts.updated += 1
         else:
             counts.unchanged += 1
+    _people_insert(new_people, counts)
     audit_record(
         action="registration.households_write",
         obj=operation,
@@ -296,8 +340,32 @@ def households_write(
     return counts
 
 
-def _documents_set(person: Individual, documents: list[tuple[str, str]]) -> None:
+def _people_insert(new_people: list, counts: WriteCounts) -> None:
+    """Insert the new individuals and their documents in a few statements (their ids come back)."""
+    if not new_people:
+        return
+    created = Individual.objects.bulk_create([person for person, _docs in new_people], batch_size=500)
+    counts.individuals_created += len(created)
+    counts.new_individual_ids.extend(person.pk for person in created)
+    documents = [
+        IdentityDocument(
+            individual=person,
+            doc_type=doc_type,
+            number=number,
+            number_hash=keyed_hash(number, f"document:{doc_type}"),
+        )
+        for person, docs in new_people
+        for doc_type, number in docs
+    ]
+    IdentityDocument.objects.bulk_create(documents, batch_size=500)
+
+
+def _documents_set(person: Individual, documents: list[tuple[str, str]]) -> bool:
+    """Add or change a stored person's documents (one per type); True when something was written."""
+    if not documents:
+        return False
     current = {d.doc_type: d for d in person.documents.all()}
+    changed = False
     for doc_type, number in documents:
         digest = keyed_hash(number, f"document:{doc_type}")
         doc = current.get(doc_type)
@@ -305,9 +373,12 @@ def _documents_set(person: Individual, documents: list[tuple[str, str]]) -> None
             IdentityDocument.objects.create(
                 individual=person, doc_type=doc_type, number=number, number_hash=digest
             )
-        elif doc.number_hash != digest:
+            changed = True
+        elif doc.number_hash != digest or doc.number != number:
             doc.number, doc.number_hash = number, digest
             doc.save(update_fields=["number", "number_hash"])
+            changed = True
+    return changed
 
 
 class BatchInvalid(ValidationError):

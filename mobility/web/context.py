@@ -16,6 +16,7 @@ NAV_ITEMS = [
     ("core:operations", _("Operations"), ("core:operation",), False),
     ("core:imports", _("Imports"), ("core:import",), True),
     ("collection:forms", _("Collection"), ("collection:",), True),
+    ("registration:index", _("Registration"), ("registration:",), True),
     ("gazetteer:reviews", _("Review list"), ("gazetteer:review",), True),
 ]
 

@@ -58,4 +58,5 @@ urlpatterns = [
     path("publishing/", include("mobility.publishing.urls")),
     path("flows/", include("mobility.flows.urls")),
     path("restrictions/", include("mobility.restrictions.urls")),
+    path("registration/", include("mobility.registration.urls")),
 ]

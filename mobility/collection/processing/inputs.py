@@ -107,6 +107,10 @@ class Plan:
             for row, entry in zip(prepared.rows, prepared.entries, strict=True):
                 if not row.get("record_id"):
                     row["record_id"] = record_id_for(submission.root_id, entry)
+        if self.spec.target == Binding.Target.REGISTRATION:
+            from mobility.registration.forms_binding import rows_identify
+
+            rows_identify(prepared.rows, prepared.entries, submission.root_id)
         first = prepared.rows[0]
         prepared.key = tuple(first.get(c, "").strip().upper() for c in self.spec.identity)
         return prepared

@@ -70,6 +70,11 @@ class _Hook:
 
             for values, identity, row in forms.items(data):
                 items.append(_Item(values, identity, self._submission_of({row})))
+        elif target == Binding.Target.REGISTRATION:
+            from mobility.registration import forms_binding
+
+            for household, identity, rows in forms_binding.items(data):
+                items.append(_Item(household, identity, self._submission_of(rows)))
         else:
             for record in data["records"]:
                 items.append(_Item(record, (record.code,), self._submission_of({record.first_row})))
@@ -90,6 +95,10 @@ class _Hook:
             from mobility.flows import forms
 
             return forms.rebuild(data, kept)
+        if target == Binding.Target.REGISTRATION:
+            from mobility.registration import forms_binding
+
+            return forms_binding.rebuild(data, kept)
         key = "rows" if target == Binding.Target.SITE else "records"
         return {**data, key: kept}
 
@@ -208,6 +217,10 @@ class _Hook:
             from mobility.flows import forms
 
             return forms.outputs(self.plan.binding.target, [(i.identity, i.submission_id) for i in items])
+        if self.plan.binding.target == Binding.Target.REGISTRATION:
+            from mobility.registration import forms_binding
+
+            return forms_binding.outputs(self.form.operation_id, [(i.obj, i.submission_id) for i in items])
         if self.plan.binding.target != Binding.Target.EVENT:
             ids = _assessment_ids(items)
             for item in items:
@@ -345,6 +358,10 @@ class _Hook:
             from mobility.flows import forms
 
             removed += forms.remove(gone, ours)
+        if any(model.startswith("registration.") for model, _ in gone):
+            from mobility.registration import forms_binding
+
+            removed += forms_binding.remove(gone)
         self.removed = removed
         self.freed = bool(removed)
         return removed

@@ -111,6 +111,7 @@ class Command(MobilityCommand):
         enumerator_password = self._collection(admin)
         self._flows(admin)
         self._restrictions()
+        self._registration(admin)
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
         if enumerator_password:
             self.stdout.write(
@@ -222,6 +223,21 @@ class Command(MobilityCommand):
         operation = Operation.objects.get(name=OPERATIONS[0]["name"])
         stored = restrictions_demo(operation)
         self.stdout.write("  restrictions: " + ", ".join(f"{v} {k}" for k, v in stored.items()))
+
+    def _registration(self, admin):
+        """About 300 invented households (a few registered twice), the item catalogue, and the
+        admin's registration grant; then the duplicate search, so the review queue has pairs."""
+        from mobility.registration.access import grant_set
+        from mobility.registration.dedup_app import dedup_run
+        from mobility.registration.demo import registration_demo
+        from mobility.registration.models import Capability
+
+        operation = Operation.objects.get(name=OPERATIONS[0]["name"])
+        grant_set(operation=operation, user=admin, capabilities=[c.value for c in Capability], by=admin)
+        stored = registration_demo(operation, by=admin)
+        summary = dedup_run(operation=operation, by=admin)
+        self.stdout.write("  registration: " + ", ".join(f"{v} {k}" for k, v in stored.items()))
+        self.stdout.write(f"  duplicates: {summary}")
 
     def _review_items(self):
         """Names as field teams write them, so the review list has something to resolve in the tour."""

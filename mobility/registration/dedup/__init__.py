@@ -1,0 +1,1 @@
+"""Deduplication engine (no Django): normalisation in `normalise`, Splink settings and runs in `engine`."""
