@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
@@ -147,7 +148,10 @@ def _decrypt_all(tokens: list, aad: str) -> list[str]:
 
 def _rows(queryset) -> list[tuple]:
     """The rows of a values_list queryset through the cursor (without the ORM's per-row work)."""
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # a filter on an empty list of ids
+        return []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -502,7 +506,8 @@ def _clusters_write(
         else Individual.objects.filter(operation=operation)
     )
     stored = {
-        pk: (cluster, p) for pk, cluster, p in rows.values_list("pk", "cluster_id", "match_probability")
+        pk: (cluster, p)
+        for pk, cluster, p in _rows(rows.values_list("pk", "cluster_id", "match_probability"))
     }
     changed = [
         (cluster, probability, pk)
@@ -526,7 +531,7 @@ def _new_clusters(operation: Operation, count: int) -> list[int]:
     if count <= 0:
         return []
     made = DedupCluster.objects.bulk_create(
-        [DedupCluster(operation=operation) for _ in range(count)], batch_size=BATCH
+        [DedupCluster(operation=operation) for _ in range(count)], batch_size=10_000
     )
     if all(c.pk for c in made):
         return [c.pk for c in made]

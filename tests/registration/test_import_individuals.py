@@ -302,14 +302,21 @@ def test_new_people_are_matched_after_the_commit(
     operation, registrar, tmp_path, monkeypatch, django_capture_on_commit_callbacks
 ):
     from mobility.registration import dedup_app
+    from mobility.registration.models import DedupModel
 
     calls = []
     monkeypatch.setattr(dedup_app, "dedup_incremental_safe", lambda op, ids: calls.append((op, ids)) or True)
+    path = write_file(tmp_path / "m0.csv", household_rows("HH-M0"))
+    with django_capture_on_commit_callbacks(execute=True):
+        import_job(path, operation, registrar)
+    assert calls == []  # no saved model yet: nothing to match against
+    DedupModel.objects.create(operation=operation, version=1, settings_json={"comparisons": []})
+    before = set(Individual.objects.values_list("pk", flat=True))
     path = write_file(tmp_path / "m.csv", household_rows("HH-MT", members=[{"given_name": "Ali"}]))
     with django_capture_on_commit_callbacks(execute=True):
         job = import_job(path, operation, registrar)
     assert job.status == ImportJob.Status.SUCCEEDED
-    assert calls == [(operation.pk, sorted(Individual.objects.values_list("pk", flat=True)))]
+    assert calls == [(operation.pk, sorted(set(Individual.objects.values_list("pk", flat=True)) - before))]
     with django_capture_on_commit_callbacks(execute=True):
         import_job(path, operation, registrar)  # nobody new: nothing to match
     assert len(calls) == 1

@@ -445,6 +445,7 @@ def train(
     settings = settings_for(fields, term_frequencies=table.height >= TF_MIN_RECORDS)
     linker, _api, _sdf = _linker(backend, table, settings)
     plan = blocking_for(fields)
+    start = linker.misc.save_model_to_json()
     _notify(progress, STAGE_PRIOR)
     if table.height >= PRIOR_MIN_RECORDS:
         try:
@@ -470,7 +471,36 @@ def train(
             except (SplinkException, ValueError):  # no pairs, all comparisons fixed, or degenerate
                 linker._settings_obj.core_model_settings = before
                 log.info("dedup: an EM session was skipped")
-    return linker.misc.save_model_to_json()
+    return _guard_collapsed(linker.misc.save_model_to_json(), start)
+
+
+def _non_null_levels(comparison: dict) -> list[dict]:
+    return [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+
+
+def _guard_collapsed(model: dict, start: dict) -> dict:
+    """Put back the starting m values of a comparison that EM turned upside down.
+
+    With few true duplicates, EM can take the commonest similar pairs (relatives sharing a family
+    name and a phone) for the matches, and learn that matches mostly *disagree* on date of birth or
+    phone. A comparison whose trained m puts more weight on "different" (its last level) than on
+    "same" (its first), where the starting values said the opposite, is reset to those values;
+    its u values (from random sampling) stay.
+    """
+    starting = {c["output_column_name"]: _non_null_levels(c) for c in start["comparisons"]}
+    for comparison in model["comparisons"]:
+        levels, initial = _non_null_levels(comparison), starting.get(comparison["output_column_name"])
+        if not levels or not initial or len(initial) != len(levels):
+            continue
+        m = [level.get("m_probability") or 0.0 for level in levels]
+        m0 = [level.get("m_probability") or 0.0 for level in initial]
+        if m0[0] > m0[-1] and m[0] < m[-1]:
+            for level, first in zip(levels, initial, strict=True):
+                level["m_probability"] = first.get("m_probability")
+            log.info(
+                "dedup: m of %s reset to its starting values (EM collapsed)", comparison["output_column_name"]
+            )
+    return model
 
 
 def _pair_columns(columns: list[str]) -> list[str]:

@@ -217,19 +217,22 @@ def blocking_for(fields: Iterable[str]) -> BlockingPlan:
         key = "family_key" if "family_name" in f else "given_key"
         predict.append(block_on(key, place) if place else block_on(key))
 
+    # EM on date of birth first: pairs born the same day are rarely namesakes, so the name
+    # comparisons learn from true duplicates; then on the name keys, for the date comparisons.
+    # (Blocking on names first lets common namesakes - and relatives - pass for duplicates.)
     train = []
-    if names:
-        train.append(block_on("given_key", "family_key"))
-    elif "family_name" in f:
-        train.append(block_on("family_key"))
-    else:
-        train.append(block_on("given_key"))
     if dob:
         train.append(block_on("dob"))
     elif "document_number" in f:
         train.append(block_on("document"))
     elif "phone" in f:
         train.append(block_on("phone"))
+    if names:
+        train.append(block_on("given_key", "family_key"))
+    elif "family_name" in f:
+        train.append(block_on("family_key"))
+    else:
+        train.append(block_on("given_key"))
 
     prior = []
     if names and dob:

@@ -24,7 +24,6 @@ import logging
 from dataclasses import fields as dataclass_fields
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +33,7 @@ from mobility.core.tables import normalise_header, read_table
 
 from .. import access
 from ..crypto import keyed_hash
+from ..dedup_app import after_households_written
 from ..models import AccessLog, Capability, Household, Purpose
 from ..records import (
     HOUSEHOLD_COLUMNS,
@@ -238,17 +238,6 @@ def _given_twice(raw: dict, person, row: int, person_rows: dict, document_rows: 
     return errors
 
 
-def match_new(operation: Operation, individual_ids: list[int]) -> bool:
-    """Match newly registered people against the registry (after the import's commit), when the
-    app's incremental matching is installed; a failure leaves the import stored and is logged."""
-    try:
-        from ..dedup_app import dedup_incremental_safe
-    except ImportError:
-        log.info("no incremental matching installed: %s new people not matched yet", len(individual_ids))
-        return True
-    return dedup_incremental_safe(operation.pk, individual_ids)
-
-
 class IndividualsImporter:
     kind = KIND
     label = "Registration: households and individuals (one row per person)"
@@ -315,9 +304,8 @@ class IndividualsImporter:
         by = acting_user(job)
         written = households_write(operation=operation, items=data["items"], by=by, source=source)
         progress.advance(data["rows"])
-        if written.new_individual_ids:
-            ids = list(written.new_individual_ids)
-            transaction.on_commit(lambda: match_new(operation, ids))
+        # New people are matched against the registry once this commits (no-op without a saved model).
+        after_households_written(operation, written.new_individual_ids or [])
         members = sum(len(i.members) for i in data["items"])
         # Writing personal records is logged like reading them: who, when, which job, why.
         access.log_access(
