@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +38,8 @@ from django.db import models
 from django.db.models.lookups import Exact, IsNull
 
 TOKEN_PREFIX = "g1."  # noqa: S105 (a format marker, not a secret)
+BULK_MIN = 2000  # Keyring.decrypt_many: fewer tokens than this are opened one by one
+BULK_THREADS = min(4, os.cpu_count() or 1)  # threads opening the tokens of one column
 KEYS_MISSING = "{name} must be set when MOBILITY_PRODUCTION=1 (see docs/data-protection.md)"
 KEY_INVALID = "{name}: each key must be 32 bytes in base64 (make one with `mobility registration new-key`)"
 FILTER_ENCRYPTED = (
@@ -111,6 +114,85 @@ class Keyring:
             return cipher.decrypt(raw[4:16], raw[16:], aad.encode()).decode("utf-8")
         except (InvalidTag, UnicodeDecodeError):
             raise DecryptionError(UNREADABLE_VALUE.format(column=aad), aad) from None
+
+    def decrypt_many(self, tokens, aad: str) -> list[str]:
+        """``decrypt`` of a whole column (a sequence or a polars Series of tokens) at once; empty (or
+        None) stays "". Same result, same errors.
+
+        For a large column the base64 is decoded in bulk (polars, outside Python) and the tokens are
+        opened by a few threads (AES-GCM releases the GIL): about a third of the time of a loop of
+        ``decrypt``. Anything unusual (a token without the prefix, bad base64, an unknown key) falls
+        back to that loop, which raises DecryptionError on the first bad token.
+        """
+        import polars as pl
+
+        if isinstance(tokens, pl.Series):
+            column = tokens.cast(pl.Utf8).fill_null("")
+            tokens = column.to_list() if len(column) < BULK_MIN else column
+        else:
+            tokens = tokens if isinstance(tokens, list) else list(tokens)
+            if len(tokens) < BULK_MIN:
+                return self._decrypt_loop(tokens, aad)
+            column = pl.Series(tokens, dtype=pl.Utf8).fill_null("")
+        if len(column) < BULK_MIN:
+            return self._decrypt_loop(tokens, aad)
+        present = column != ""
+        if not (column.str.starts_with(TOKEN_PREFIX) | ~present).all():
+            return self._decrypt_loop(tokens, aad)
+        try:
+            raw = (
+                column.str.slice(len(TOKEN_PREFIX))
+                .str.replace_all("-", "+", literal=True)
+                .str.replace_all("_", "/", literal=True)
+                .str.decode("base64")
+            )
+        except pl.exceptions.ComputeError:
+            return self._decrypt_loop(tokens, aad)
+        sizes = raw.bin.size()
+        if ((sizes < 4 + 12 + 16) & present).any():
+            return self._decrypt_loop(tokens, aad)
+        fingerprints = set(raw.filter(present).bin.slice(0, 4).unique().to_list())
+        if not fingerprints <= set(self._by_fp):
+            return self._decrypt_loop(tokens, aad)
+        del column, present, sizes
+        values = raw.to_list()
+        del raw
+        data = aad.encode()
+        single = self._by_fp[next(iter(fingerprints))] if len(fingerprints) == 1 else None
+
+        def open_part(start: int, end: int) -> list[str]:
+            by_fp = self._by_fp
+            out: list[str] = []
+            append = out.append
+            try:
+                if single is not None:
+                    opened = single.decrypt
+                    for value in values[start:end]:
+                        append(opened(value[4:16], value[16:], data).decode("utf-8") if value else "")
+                else:
+                    for value in values[start:end]:
+                        append(
+                            by_fp[value[:4]].decrypt(value[4:16], value[16:], data).decode("utf-8")
+                            if value
+                            else ""
+                        )
+            except (InvalidTag, UnicodeDecodeError):
+                raise DecryptionError(UNREADABLE_VALUE.format(column=aad), aad) from None
+            return out
+
+        parts = max(1, min(BULK_THREADS, len(values) // (BULK_MIN // 2)))
+        bounds = [(len(values) * i // parts, len(values) * (i + 1) // parts) for i in range(parts)]
+        if parts == 1:
+            return open_part(0, len(values))
+        with ThreadPoolExecutor(max_workers=parts) as pool:
+            chunks = list(pool.map(lambda b: open_part(*b), bounds))
+        return [text for chunk in chunks for text in chunk]
+
+    def _decrypt_loop(self, tokens, aad: str) -> list[str]:
+        if not isinstance(tokens, list):
+            tokens = list(tokens)
+        decrypt = self.decrypt
+        return [decrypt(token, aad) if token else "" for token in tokens]
 
     def is_current(self, token: str) -> bool:
         """Was this token sealed with the current (first) key? False for anything unreadable."""

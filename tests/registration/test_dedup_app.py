@@ -552,3 +552,68 @@ def test_the_command_names_the_operations_when_the_slug_is_unknown(operation):
 
     with pytest.raises(CommandError, match=operation.slug):
         call_command("registration", "dedup-run", "--operation", "nowhere")
+
+
+def _stored(operation) -> tuple[list, list]:
+    pairs = list(
+        MatchPair.objects.filter(operation=operation)
+        .order_by("left_id", "right_id")
+        .values_list("left_id", "right_id", "status", "match_probability", "comparisons")
+    )
+    members: dict[int, list[int]] = {}
+    for pk, cluster in Individual.objects.filter(operation=operation, cluster__isnull=False).values_list(
+        "pk", "cluster_id"
+    ):
+        members.setdefault(cluster, []).append(pk)
+    return pairs, sorted(sorted(m) for m in members.values())
+
+
+def test_the_bulk_paths_of_a_large_run_store_what_the_small_paths_store(
+    operation, duplicates, saved_model, monkeypatch
+):
+    """A million records read with the bulk decryption and written with COPY (PostgreSQL) and a
+    temporary table: the same pairs and clusters as the row-by-row paths of a small run."""
+    from mobility.registration import crypto
+
+    dedup_app.dedup_run(operation=operation)
+    small = _stored(operation)
+    assert len(small[0]) > 1 and len(small[1]) > 1  # each bulk path has more than BATCH rows
+    MatchPair.objects.filter(operation=operation).delete()
+    Individual.objects.filter(operation=operation).update(cluster=None, match_probability=None)
+    DedupCluster.objects.filter(operation=operation).delete()
+    monkeypatch.setattr(crypto, "BULK_MIN", 10)
+    monkeypatch.setattr(dedup_app, "BATCH", 1)
+    monkeypatch.setattr(dedup_app, "CLUSTERS_READ_ALL", 1)
+    seen = []
+    original = crypto.Keyring.decrypt_many
+    monkeypatch.setattr(
+        crypto.Keyring,
+        "decrypt_many",
+        lambda self, tokens, aad: seen.append(aad) or original(self, tokens, aad),
+    )
+    result = dedup_app.dedup_run(operation=operation)
+    assert "registration.individual.given_name" in seen
+    assert _stored(operation) == small
+    assert result.pairs_created == len(small[0]) and result.clusters == len(small[1])
+    # a re-run through the same paths changes nothing
+    again = dedup_app.dedup_run(operation=operation)
+    assert (again.pairs_created, again.pairs_updated, again.clusters_created) == (0, 0, 0)
+    assert _stored(operation) == small
+
+
+def test_bulk_decryption_gives_what_decrypt_gives_and_refuses_a_bad_token(monkeypatch):
+    from mobility.registration import crypto
+
+    monkeypatch.setattr(crypto, "BULK_MIN", 4)
+    ring = crypto.keyring()
+    older = crypto.Keyring([crypto.decode_key(crypto.new_key()), ring.current])  # rotation under way
+    aad = "registration.individual.given_name"
+    values = ["Fátima", "", "محمد", "Mohammed Hussein", "", "1990-03-07"] * 5
+    tokens = [ring.encrypt(v, aad) if v else v for v in values] + [None]
+    tokens[3] = older.encrypt("Mohammed Hussein", aad)  # sealed with the newer key of the two
+    assert older.decrypt_many(tokens, aad) == [*values, ""]
+    assert ring.decrypt_many(tokens[4:], aad) == [*values[4:], ""]
+    for bad in (ring.encrypt("Fátima", "registration.individual.family_name"), "g1.!!!!", "plain"):
+        with pytest.raises(crypto.DecryptionError) as caught:
+            ring.decrypt_many([*tokens[4:10], bad], aad)
+        assert caught.value.column == aad and "Fátima" not in str(caught.value)

@@ -513,4 +513,4 @@ def test_splink_fake_1000_clusters_against_its_labels():
     assert precision >= 0.99 and f1 >= FAKE_1000_F1_FLOOR, (precision, recall, f1)
 
 
-FAKE_1000_F1_FLOOR = 0.83  # measured 0.847 (precision 1.0, recall 0.73)
+FAKE_1000_F1_FLOOR = 0.83  # measured 0.840 (precision 1.0, recall 0.72)

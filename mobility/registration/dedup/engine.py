@@ -432,8 +432,9 @@ def train(
     """Estimate a model on a prepared table; returns it as a JSON-able dict (Splink's model JSON).
 
     The share of duplicates from deterministic rules (same name keys and date of birth, or same
-    document), u by random sampling, m by EM over two blocking rules (name keys, then date of birth),
-    each session fixing the comparisons it blocks on. `fields` defaults to the fields present.
+    document), u by random sampling, m by EM over two blocking rules (date of birth, then the
+    document or, without documents, the name keys: settings.blocking_for), each session fixing the
+    comparisons it blocks on. `fields` defaults to the fields present.
     Small lists keep the starting values: u below U_MIN_RECORDS records, m below EM_MIN_RECORDS,
     and no term-frequency adjustment below TF_MIN_RECORDS.
     """
