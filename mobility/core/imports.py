@@ -231,6 +231,32 @@ def job_create(
     return job
 
 
+JOB_OPERATION_UNKNOWN = 'No operation "{operation}".'
+
+
+def job_operation(job: ImportJob, *, missing: str) -> Operation:
+    """The operation a job writes to: the job's own, or the one its profile names (id, slug or name).
+
+    ``missing`` is the importer's message for a job that names none.
+    """
+    if job.operation_id:
+        return job.operation
+    ref = (job.profile or {}).get("operation")
+    if ref in (None, ""):
+        raise ImportFailed(str(missing))
+    found = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        found = Operation.objects.filter(pk=int(ref)).first()
+    found = (
+        found
+        or Operation.objects.filter(slug=str(ref)).first()
+        or Operation.objects.filter(name=str(ref)).first()
+    )
+    if found is None:
+        raise ImportFailed(JOB_OPERATION_UNKNOWN.format(operation=ref))
+    return found
+
+
 def job_path(job: ImportJob) -> Path:
     return Path(job.file.path)
 

@@ -44,6 +44,7 @@ from .models import (
     Purpose,
     RecordStatus,
 )
+from .services import BatchInvalid
 
 # Refusals a supervisor may override with a reason (no personal value in any of them).
 ALREADY_RECEIVED = _(
@@ -109,12 +110,8 @@ class DistributionRefused(ValidationError):
         super().__init__(messages)
 
 
-class DistributionListInvalid(ValidationError):
+class DistributionListInvalid(BatchInvalid):
     """A distribution list with row errors (refusals among them): nothing was recorded."""
-
-    def __init__(self, errors: list[RowError]):
-        self.errors = errors
-        super().__init__([e.text for e in errors[:20]])
 
 
 @dataclass

@@ -36,6 +36,7 @@ from .models import (
     Verification,
     VerificationRound,
 )
+from .services import BatchInvalid
 
 ROUND_PLACE = _(
     "A verification round covers one site or one area: give a site code or an area p-code, not both."
@@ -72,12 +73,8 @@ STATUS_OF = {
 VERIFIABLE = (RecordStatus.ACTIVE, RecordStatus.MOVED, RecordStatus.NOT_FOUND)
 
 
-class VerificationListInvalid(ValidationError):
+class VerificationListInvalid(BatchInvalid):
     """A verification list with row errors: nothing was recorded. ``errors`` are RowErrors."""
-
-    def __init__(self, errors: list[RowError]):
-        self.errors = errors
-        super().__init__([e.text for e in errors[:20]])
 
 
 @dataclass

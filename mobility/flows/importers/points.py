@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from mobility.core.imports import Counts, ImportFailed, ReadResult, RowError, job_path, register
+from mobility.core.imports import (
+    JOB_OPERATION_UNKNOWN,
+    Counts,
+    ImportFailed,
+    ReadResult,
+    RowError,
+    job_path,
+    register,
+)
+from mobility.core.imports import job_operation as core_job_operation
 from mobility.core.models import ImportJob, Operation
 from mobility.core.tables import read_table
 
@@ -42,7 +51,7 @@ from ..profiles import country_code
 KIND = "flows.points"
 
 NO_OPERATION = _("Say which operation the points belong to (choose it on the upload form, or --operation).")
-OPERATION_UNKNOWN = _('No operation "{operation}".')
+OPERATION_UNKNOWN = JOB_OPERATION_UNKNOWN
 MISSING_COLUMNS = _("The file has no {columns} column; it has: {found}.")
 ROW_REQUIRED = _("is required")
 ROW_CODE_TWICE = _("point {code} is already on row {first}")
@@ -98,22 +107,7 @@ NO = {"no", "n", "false", "0", "nao", "não", "non", "inactive"}
 
 def job_operation(job: ImportJob) -> Operation:
     """The operation an import writes to: the job's, or the one its profile names (id, slug or name)."""
-    if job.operation_id:
-        return job.operation
-    ref = (job.profile or {}).get("operation")
-    if ref in (None, ""):
-        raise ImportFailed(str(NO_OPERATION))
-    found = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        found = Operation.objects.filter(pk=int(ref)).first()
-    found = (
-        found
-        or Operation.objects.filter(slug=str(ref)).first()
-        or Operation.objects.filter(name=str(ref)).first()
-    )
-    if found is None:
-        raise ImportFailed(str(OPERATION_UNKNOWN.format(operation=ref)))
-    return found
+    return core_job_operation(job, missing=NO_OPERATION)
 
 
 class _Gazetteers:

@@ -27,7 +27,16 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mobility.core.imports import Counts, ImportFailed, ReadResult, RowError, job_path, register
+from mobility.core.imports import (
+    JOB_OPERATION_UNKNOWN,
+    Counts,
+    ImportFailed,
+    ReadResult,
+    RowError,
+    job_path,
+    register,
+)
+from mobility.core.imports import job_operation as core_job_operation
 from mobility.core.models import ImportJob, Operation
 from mobility.core.tables import normalise_header, read_table
 
@@ -59,7 +68,7 @@ KIND = "registration.individuals"
 log = logging.getLogger(__name__)
 
 NO_OPERATION = _("Say which operation the list is for (the job has no operation).")
-OPERATION_UNKNOWN = _('No operation "{operation}".')
+OPERATION_UNKNOWN = JOB_OPERATION_UNKNOWN
 MISSING_COLUMNS = _("The file has no {columns} column; the template's columns are: {template}.")
 MAPPING_COLUMN_UNKNOWN = _('The mapping names "{column}", which is not a template column; use: {template}.')
 MAPPING_SOURCE_MISSING = _(
@@ -83,22 +92,7 @@ _HOUSEHOLD_ATTRS = {f.name for f in dataclass_fields(HouseholdValues)}
 
 def job_operation(job: ImportJob) -> Operation:
     """The operation the list is for: the job's, or the one its profile names (id, slug or name)."""
-    if job.operation_id:
-        return job.operation
-    ref = (job.profile or {}).get("operation")
-    if ref in (None, ""):
-        raise ImportFailed(str(NO_OPERATION))
-    found = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        found = Operation.objects.filter(pk=int(ref)).first()
-    found = (
-        found
-        or Operation.objects.filter(slug=str(ref)).first()
-        or Operation.objects.filter(name=str(ref)).first()
-    )
-    if found is None:
-        raise ImportFailed(str(OPERATION_UNKNOWN.format(operation=ref)))
-    return found
+    return core_job_operation(job, missing=NO_OPERATION)
 
 
 def _binding_author(job: ImportJob):
