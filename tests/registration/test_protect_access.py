@@ -90,7 +90,7 @@ def logged(operation, admin_user, data_manager, viewer):
         action=AccessLog.Action.VIEW,
         purpose=Purpose.REGISTRATION,
         object_type="registration.household",
-        object_ids=[41],
+        object_ids=[4107],
     )
     access.log_access(
         user=data_manager,
@@ -130,10 +130,14 @@ def test_access_log_page_lists_and_filters_entries_for_admins(client, logged, ad
     assert everything.count("<tr") == 5  # the header and 4 entries
     assert "7, 8, 9" in everything and ">Denied<" in everything and "imo" in everything
     only_exports = table({"action": "export"})
-    assert "7, 8, 9" in only_exports and "41" not in only_exports and "Denied" not in only_exports
+    assert (
+        "7, 8, 9" in only_exports
+        and "registration.household" not in only_exports
+        and "Denied" not in only_exports
+    )
     by_record = table({"object_id": "8"})
     assert "7, 8, 9" in by_record and "registration.household" not in by_record
-    assert "41" in table({"object_id": "41"})
+    assert "4107" in table({"object_id": "4107"})
     by_user = table({"user": "reader"})
     assert "Denied" in by_user and "7, 8, 9" not in by_user
     old_only = table({"date_to": "2025-12-31"})
@@ -180,11 +184,11 @@ def test_access_log_command(logged, tmp_path):
     assert [r[2] for r in rows[1:]] == ["denied"]
     target = tmp_path / "log.csv"
     call_command(
-        "registration", "access-log", "--operation", logged.slug, "--object-id", "41", "-o", str(target),
+        "registration", "access-log", "--operation", logged.slug, "--object-id", "4107", "-o", str(target),
         stdout=io.StringIO(),
     )  # fmt: skip
     rows = list(csv.reader(target.open()))
-    assert len(rows) == 2 and rows[1][5] == "41"
+    assert len(rows) == 2 and rows[1][5] == "4107"
     with pytest.raises(CommandError, match="is not a date"):
         call_command("registration", "access-log", "--operation", logged.slug, "--from", "soon")
 
