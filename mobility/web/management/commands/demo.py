@@ -237,7 +237,10 @@ class Command(MobilityCommand):
         stored = registration_demo(operation, by=admin)
         summary = dedup_run(operation=operation, by=admin)
         self.stdout.write("  registration: " + ", ".join(f"{v} {k}" for k, v in stored.items()))
-        self.stdout.write(f"  duplicates: {summary}")
+        self.stdout.write(
+            f"  duplicates: {summary.pairs_found} pairs found, {summary.auto} matched automatically, "
+            f"{summary.pending} waiting for review"
+        )
 
     def _review_items(self):
         """Names as field teams write them, so the review list has something to resolve in the tour."""
