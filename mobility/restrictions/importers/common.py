@@ -217,7 +217,8 @@ def html_to_text(value: str, *, max_chars: int = 20_000) -> tuple[str, list[dict
     Stored text never holds markup, so a page shows it as text whatever it contains; a "<" that
     does not open a known tag ("<Israel’s Ministry…") is kept as text, not eaten as a tag.
     """
-    value = value or ""
+    # Control characters go first: inside a tag they make the parser give the tag back as text.
+    value = _CONTROL.sub("", value or "")
     for pattern, replacement in _TYPO_TAGS:
         value = pattern.sub(replacement, value)
     value = _NOT_A_TAG.sub("&lt;", value)
