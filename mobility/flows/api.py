@@ -329,23 +329,30 @@ def breakdowns(request, filters: Query[BreakdownFilter], page: Query[PageParams]
         )
     )
 
-    def shape(row):
-        individuals = suppress_small(row["individuals"], public=row["operation_id"] in public)
-        suppressed = individuals is None and row["individuals"] is not None
-        return {
-            "operation": row["operation__slug"],
-            "location_code": row["fmp__country_iso3"],
-            "fmp_code": row["fmp__code"],
-            "date": row["date"],
-            "direction": row["direction"],
-            "dimension": row["dimension"],
-            "value": row["value"] or None,
-            "records": None if suppressed else row["records"],
-            "individuals": individuals,
-            "suppressed": suppressed,
-        }
+    return hapi_page(
+        _Rows(qs, lambda row: _breakdown_row(row, public)),
+        page,
+        fields=BREAKDOWN_FIELDS,
+        filename="flows-breakdowns",
+    )
 
-    return hapi_page(_Rows(qs, shape), page, fields=BREAKDOWN_FIELDS, filename="flows-breakdowns")
+
+def _breakdown_row(row: dict, public: set) -> dict:
+    """A breakdown row (per FMP, or operation-wide without FMP columns) with small cells suppressed."""
+    individuals = suppress_small(row["individuals"], public=row["operation_id"] in public)
+    suppressed = individuals is None and row["individuals"] is not None
+    return {
+        "operation": row["operation__slug"],
+        "location_code": row.get("fmp__country_iso3"),
+        "fmp_code": row.get("fmp__code"),
+        "date": row["date"],
+        "direction": row["direction"],
+        "dimension": row["dimension"],
+        "value": row["value"] or None,
+        "records": None if suppressed else row["records"],
+        "individuals": individuals,
+        "suppressed": suppressed,
+    }
 
 
 LEVEL_WITH_POINT = "level=operation sums every FMP of an operation: leave out fmp_code and location_code"
@@ -373,23 +380,12 @@ def _operation_breakdowns(request, filters: BreakdownFilter, page, readable, pub
         )
     )
 
-    def shape(row):
-        individuals = suppress_small(row["individuals"], public=row["operation_id"] in public)
-        suppressed = individuals is None and row["individuals"] is not None
-        return {
-            "operation": row["operation__slug"],
-            "location_code": None,
-            "fmp_code": None,
-            "date": row["date"],
-            "direction": row["direction"],
-            "dimension": row["dimension"],
-            "value": row["value"] or None,
-            "records": None if suppressed else row["records"],
-            "individuals": individuals,
-            "suppressed": suppressed,
-        }
-
-    return hapi_page(_Rows(qs, shape), page, fields=BREAKDOWN_FIELDS, filename="flows-breakdowns")
+    return hapi_page(
+        _Rows(qs, lambda row: _breakdown_row(row, public)),
+        page,
+        fields=BREAKDOWN_FIELDS,
+        filename="flows-breakdowns",
+    )
 
 
 @router.get(

@@ -521,16 +521,23 @@ def latest_month(operation: Operation) -> dt.date | None:
 # --- rows for the API and the CLI --------------------------------------------------------------
 
 
-def figure_row(f, *, operation: Operation) -> dict:
-    """A figure (``Figure`` or ``AssistanceFigure``) in the API's vocabulary."""
+def _area(row, operation: Operation) -> dict:
+    """The operation and area columns every published row starts with."""
     return {
         "operation": operation.slug,
         "location_code": operation.country_iso3,
-        "admin_level": f.admin_level,
-        "admin1_code": f.admin1_code or None,
-        "admin1_name": f.admin1_name or None,
-        "admin2_code": f.admin2_code or None,
-        "admin2_name": f.admin2_name or None,
+        "admin_level": row.admin_level,
+        "admin1_code": row.admin1_code or None,
+        "admin1_name": row.admin1_name or None,
+        "admin2_code": row.admin2_code or None,
+        "admin2_name": row.admin2_name or None,
+    }
+
+
+def figure_row(f, *, operation: Operation) -> dict:
+    """A figure (``Figure`` or ``AssistanceFigure``) in the API's vocabulary."""
+    return {
+        **_area(f, operation),
         "item_code": f.item_code,
         "item_name": f.item_name,
         "gender": f.gender,
@@ -545,13 +552,7 @@ def figure_row(f, *, operation: Operation) -> dict:
 
 def count_row(c, *, operation: Operation, as_of: dt.date) -> dict:
     return {
-        "operation": operation.slug,
-        "location_code": operation.country_iso3,
-        "admin_level": c.admin_level,
-        "admin1_code": c.admin1_code or None,
-        "admin1_name": c.admin1_name or None,
-        "admin2_code": c.admin2_code or None,
-        "admin2_name": c.admin2_name or None,
+        **_area(c, operation),
         "status": c.status,
         "households": c.households,
         "individuals": c.individuals,
