@@ -213,10 +213,14 @@ def dashboard(operation, ids: dict, corridors: list, requests: int) -> list[tupl
         return dt.date(year, m, 1), nxt - dt.timedelta(days=1)
 
     def top10(dimension: str, model=FlowBreakdownTotal):
+        field = "month" if model is FlowBreakdown else "date"
+
         def run():
             first, last = month()
             return list(
-                model.objects.filter(operation=operation, dimension=dimension, date__range=(first, last))
+                model.objects.filter(
+                    operation=operation, dimension=dimension, **{f"{field}__range": (first, last)}
+                )
                 .values("value")
                 .annotate(total=Sum("individuals"))
                 .order_by("-total")[:10]
@@ -256,7 +260,7 @@ def dashboard(operation, ids: dict, corridors: list, requests: int) -> list[tupl
         ("transport top 10, a month", top10("transport")),
         ("FMP-country in/out totals, a quarter", quarter_fmp_countries),
         ("origin-country totals, a quarter", quarter_countries),
-        ("nationality top 10, every FMP's rows", top10("nationality", FlowBreakdown)),
+        ("nationality top 10, every FMP's monthly rows", top10("nationality", FlowBreakdown)),
     ]
     out = []
     for name, fn in queries:

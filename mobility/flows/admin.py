@@ -86,9 +86,9 @@ class FlowDailyAdmin(ReadOnlyAdmin):
 
 @admin.register(FlowBreakdown)
 class FlowBreakdownAdmin(ReadOnlyAdmin):
-    list_display = ("fmp", "date", "direction", "dimension", "value", "records", "individuals")
+    list_display = ("fmp", "month", "direction", "dimension", "value", "records", "individuals")
     list_filter = ("dimension", "direction", "operation")
-    date_hierarchy = "date"
+    date_hierarchy = "month"
     list_select_related = ("fmp",)
 
 

@@ -203,11 +203,27 @@ def mirror_on_commit(
         try:
             mirror_touch(operation_id, months)
             if refresh:
-                mirror_refresh(operation_id, months)
+                _refresh_later(operation_id, months)
         except Exception:
             log.exception("flows analytics mirror of operation %s: refresh failed", operation_id)
 
     transaction.on_commit(after)
+
+
+def _refresh_later(operation_id: int, months: set[tuple[int, int]] | None) -> None:
+    """Refresh in the job worker, so a writer (an import) is done as soon as its rows are committed;
+    queries use SQL for the stale months meanwhile. Without a queue to reach, refresh here."""
+    from .tasks import mirror_refresh_task
+
+    try:
+        mirror_refresh_task(operation_id, None if months is None else sorted(months))
+    except Exception as exc:  # the queue's storage unreachable: do it now rather than never
+        log.warning(
+            "flows analytics mirror of operation %s: job queue unavailable (%s), refreshing now",
+            operation_id,
+            type(exc).__name__,
+        )
+        mirror_refresh(operation_id, months)
 
 
 def _max_id() -> int:

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from mobility.core.apitools import READ_AUTH, PageParams, hapi_page
+from mobility.core.apitools import READ_AUTH, UNPROCESSABLE_EXTRA, PageParams, hapi_page
 from mobility.core.models import Operation
 from mobility.core.permissions import Action, operations_for
 
@@ -28,7 +28,14 @@ from .models import (
     FlowMonitoringPoint,
     FlowPublication,
 )
-from .visibility import sees_unpublished, suppress_small, visible_q
+from .visibility import (
+    ranges_q,
+    readable_intervals,
+    sees_unpublished,
+    split_months,
+    suppress_small,
+    visible_q,
+)
 
 router = Router(tags=["flows"])
 
@@ -70,6 +77,7 @@ BREAKDOWN_FIELDS = [
     "operation",
     "location_code",
     "fmp_code",
+    "period",
     "date",
     "direction",
     "dimension",
@@ -153,8 +161,9 @@ class BreakdownFilter(FlowFilter):
     )
     level: Literal["fmp", "operation"] = Field(
         "fmp",
-        description="fmp: a row per FMP; operation: summed over the operation's FMPs (fmp_code and "
-        "location_code empty; not with an FMP filter)",
+        description="fmp: a row per FMP and month (period=month, date = the month's first day; start_date "
+        "and end_date select the months they touch); operation: a row per day summed over the operation's "
+        "FMPs (period=day; fmp_code and location_code empty; not with an FMP filter)",
     )
 
 
@@ -176,6 +185,15 @@ def _visible(user, readable: list[tuple[Operation, bool]], field: str = "date") 
     q = Q(pk__in=[])
     for operation, _public in readable:
         q |= Q(operation=operation) & visible_q(user, operation, field)
+    return q
+
+
+def _whole_months_visible(user, readable: list[tuple[Operation, bool]]) -> Q:
+    """Monthly rows of members' operations, and of others the months published from first to last day."""
+    q = Q(pk__in=[])
+    for operation, _public in readable:
+        months, _days = split_months(None, None, readable_intervals(user, operation))
+        q |= Q(operation=operation) & ranges_q(months, "month")
     return q
 
 
@@ -300,27 +318,38 @@ def daily(request, filters: Query[FlowFilter], page: Query[PageParams]):
 
 
 @router.get(
-    "/breakdowns", auth=READ_AUTH, summary="Flows by nationality, reason, transport, origin, destination"
+    "/breakdowns",
+    auth=READ_AUTH,
+    summary="Flows by nationality, reason, transport, origin, destination",
+    openapi_extra=UNPROCESSABLE_EXTRA,  # level=operation with a point filter (LEVEL_WITH_POINT)
 )
 def breakdowns(request, filters: Query[BreakdownFilter], page: Query[PageParams]):
-    """Per FMP (or, with level=operation, per operation), day, direction and dimension value; cells of
-    fewer than the threshold are null for the public."""
+    """Per FMP and month (or, with level=operation, per operation and day), direction and dimension
+    value; cells of fewer than the threshold are null for the public."""
     readable = _readable(request.user, filters)
     public = {op.pk for op, is_public in readable if is_public}
     if filters.level == "operation":
         return _operation_breakdowns(request, filters, page, readable, public)
-    q = _visible(request.user, readable) & filters.row_q()
+    # Per FMP the rows are monthly: a month is shown whole or not at all (to the public, when one
+    # or more publications cover all its days), and start/end dates select the months they touch.
+    q = _whole_months_visible(request.user, readable) & filters.point_q("fmp__")
+    if filters.direction:
+        q &= Q(direction=filters.direction)
+    if filters.start_date:
+        q &= Q(month__gte=filters.start_date.replace(day=1))
+    if filters.end_date:
+        q &= Q(month__lte=filters.end_date)
     if filters.dimension:
         q &= Q(dimension=filters.dimension)
     qs = (
         FlowBreakdown.objects.filter(q)
-        .order_by("operation_id", "fmp_id", "date", "direction", "dimension", "value")
+        .order_by("operation_id", "fmp_id", "month", "direction", "dimension", "value")
         .values(
             "operation_id",
             "operation__slug",
             "fmp__country_iso3",
             "fmp__code",
-            "date",
+            "month",
             "direction",
             "dimension",
             "value",
@@ -345,7 +374,8 @@ def _breakdown_row(row: dict, public: set) -> dict:
         "operation": row["operation__slug"],
         "location_code": row.get("fmp__country_iso3"),
         "fmp_code": row.get("fmp__code"),
-        "date": row["date"],
+        "period": "month" if "month" in row else "day",
+        "date": row["month"] if "month" in row else row["date"],
         "direction": row["direction"],
         "dimension": row["dimension"],
         "value": row["value"] or None,

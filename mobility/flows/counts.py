@@ -17,10 +17,11 @@ changed`` per batch and the dates of records that moved are known (their old day
 The dialect difference lives in ``CountWriter`` alone.
 
 Summaries are kept as the rows go in, never by reading the import again: the rows a batch creates
-are summed in SQL (over the id range just inserted, or the staged rows not yet stored) and added
-to ``FlowDaily``, ``FlowBreakdown`` and ``FlowBreakdownTotal`` (``services.summaries_add``); only
-the (FMP, day) cells of rows that a re-import changed, old day and new, are rebuilt at the end
-(``services.summaries_rebuild_cells``).
+are summed — by polars when the batch is in memory as a frame (the column-wise importer,
+``services.summaries_add_frame``), else in SQL over the id range just inserted or the staged rows
+not yet stored (``services.summaries_add``) — and added to ``FlowDaily``, the monthly
+``FlowBreakdown`` and ``FlowBreakdownTotal``; only what the (FMP, day) cells of rows that a
+re-import changed touch, old day and new, is rebuilt at the end (``services.summaries_rebuild_cells``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from .models import (
     MovementReason,
     TransportMode,
 )
-from .services import summaries_add, summaries_rebuild_cells
+from .services import summaries_add, summaries_add_frame, summaries_rebuild_cells
 from .template import TEMPLATE_COLUMNS
 
 # --- messages (tests reuse them) ------------------------------------------------------------
@@ -546,11 +547,14 @@ class CountWriter:
         fmp_ids: Iterable[int] | None = None,
         date_min=None,
         date_max=None,
+        frame=None,
     ) -> None:
         """Store a batch: tuples of ``COUNT_FIELDS``; or ``count`` rows as lists, one per field of
         ``COUNT_FIELDS`` (SQLite), or as COPY CSV of ``STORED_FIELDS`` (PostgreSQL).
 
         ``fmp_ids`` and the date range are needed with ``columns`` or ``csv_text``; with tuples they are found.
+        ``frame``, the same rows as a polars frame of ``COUNT_FIELDS``, lets the summaries be summed in
+        memory (``services.summaries_add_frame``) rather than read back from the table.
         """
         params = None  # (operation_id, job_id, *COUNT_FIELDS) per row, for executemany or COPY
         if columns is not None:
@@ -572,7 +576,7 @@ class CountWriter:
             self.fresh |= self.fresh_among(new)
             self.known |= new
         if fmp_ids <= self.fresh:
-            self._insert_rows(params, csv_text, count)
+            self._insert_rows(params, csv_text, count, frame)
             self._touched(fmp_ids, date_min, date_max)
         else:
             self._stage_rows(params, csv_text, count)
@@ -590,8 +594,8 @@ class CountWriter:
         self._cursor.execute(f"SELECT MAX(id) FROM {_TABLE}")  # noqa: S608
         return self._cursor.fetchone()[0] or 0
 
-    def _insert_rows(self, params, csv_text, count: int) -> None:
-        if self._last_id is None:
+    def _insert_rows(self, params, csv_text, count: int, frame=None) -> None:
+        if self._last_id is None and frame is None:
             self._last_id = self._max_id()
         if self.vendor == "postgresql":
             self._copy_in(self._copy, params, csv_text)
@@ -600,6 +604,13 @@ class CountWriter:
                 self._bulk_start()
             self._cursor.executemany(self._insert, params)
         self.created += count
+        if frame is not None:
+            started = time.perf_counter()
+            summaries_add_frame(self._cursor, operation_id=self.operation_id, frame=frame)
+            self.summed += count
+            self._spent("summaries", started)
+            self._last_id = None  # a later batch without a frame finds its id range afresh
+            return
         # The batch is the id range just inserted (ids only grow; on SQLite nobody else writes meanwhile).
         last = self._max_id()
         self._summaries_add(

@@ -7,9 +7,9 @@ many people it carried by sex and age. ``individuals`` is the number of people c
 sex/age and vulnerability figures break it down and never exceed it.
 
 Counts are the registry. Pages and the API read the summary tables (``FlowDaily``,
-``FlowBreakdown`` and its operation-wide sums ``FlowBreakdownTotal``), which the count writer keeps
-up to date as it stores rows (new rows are added, the (FMP, day) cells of updated rows rebuilt;
-see ``services``); ``services.summaries_rebuild`` recomputes them from the counts (the repair path).
+``FlowBreakdown`` per FMP and month, and the operation-wide daily ``FlowBreakdownTotal``), which
+the count writer keeps up to date as it stores rows (new rows are added, what the (FMP, day) cells
+of updated rows touch is rebuilt; see ``services``); ``services.summaries_rebuild`` recomputes them from the counts (the repair path).
 ``FlowEstimate`` holds the estimated total flow per FMP, period and direction, with its 95%
 interval and coverage (see ``estimation.py`` and docs/flows.md).
 """
@@ -224,6 +224,8 @@ class FlowCount(models.Model):
         return f"{self.fmp_id} {self.date} {self.direction} {self.individuals}"
 
     def clean(self):
+        if self.individuals is None:  # clean_fields() reports the missing value
+            return
         bands = [getattr(self, f) for f in SADD_FIELDS]
         known = [b for b in bands if b is not None]
         if known and sum(known) > self.individuals:
@@ -232,7 +234,7 @@ class FlowCount(models.Model):
                 % {"sum": sum(known), "n": self.individuals}
             )
         for name in VULNERABILITY_FIELDS:
-            if getattr(self, name) > self.individuals:
+            if (getattr(self, name) or 0) > self.individuals:
                 raise ValidationError(
                     {name: _("%(field)s cannot exceed the individuals counted.") % {"field": name}}
                 )
@@ -275,14 +277,25 @@ class FlowDaily(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["fmp", "date", "direction"], name="flowdaily_unique"),
         ]
-        indexes = [models.Index(fields=["operation", "date"], name="flowdaily_op_date")]
+        # Covering for the operation's totals over a period by FMP (or its country) and direction:
+        # the rows of a quarter are read from the index alone.
+        indexes = [
+            models.Index(
+                fields=["operation", "date", "fmp", "direction", "individuals"],
+                name="flowdaily_op_date_cover",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.fmp_id} {self.date} {self.direction}: {self.individuals}"
 
 
 class FlowBreakdown(models.Model):
-    """Per FMP, day, direction and dimension value (nationality, reason, transport, origin, destination)."""
+    """Per FMP, month, direction and dimension value (nationality, reason, transport, origin, destination).
+
+    Monthly, not daily: per day there was a breakdown row for nearly every count (see ``services``).
+    ``month`` is the month's first day.
+    """
 
     class Dimension(models.TextChoices):
         NATIONALITY = "nationality", _("Nationality")
@@ -303,7 +316,7 @@ class FlowBreakdown(models.Model):
     fmp = models.ForeignKey(
         FlowMonitoringPoint, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    date = models.DateField()
+    month = models.DateField(help_text="The first day of the month.")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     dimension = models.CharField(max_length=24, choices=Dimension.choices)
     value = models.CharField(max_length=64, blank=True)
@@ -313,14 +326,14 @@ class FlowBreakdown(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["fmp", "date", "direction", "dimension", "value"], name="flowbreakdown_unique"
+                fields=["fmp", "month", "direction", "dimension", "value"], name="flowbreakdown_month_unique"
             ),
         ]
         # No other index: operation-wide reads go to FlowBreakdownTotal, and each index here is
         # written for every one of the millions of breakdown rows an import adds.
 
     def __str__(self) -> str:
-        return f"{self.fmp_id} {self.date} {self.direction} {self.dimension}={self.value}: {self.individuals}"
+        return f"{self.fmp_id} {self.month:%Y-%m} {self.direction} {self.dimension}={self.value}: {self.individuals}"
 
 
 class FlowBreakdownTotal(models.Model):

@@ -50,7 +50,10 @@ def _check_allowed(by, operation: Operation) -> None:
 def disclosure_summary(*, operation: Operation, date_from: dt.date, date_to: dt.date) -> dict:
     """What publishing the period would show: days, breakdown cells, and cells suppressed for the public."""
     threshold = disclosure_threshold()
-    cells = FlowBreakdown.objects.filter(operation=operation, date__gte=date_from, date__lte=date_to)
+    # Per-FMP breakdowns are monthly: the cells of the months the period touches.
+    cells = FlowBreakdown.objects.filter(
+        operation=operation, month__gte=date_from.replace(day=1), month__lte=date_to
+    )
     return {
         "threshold": threshold,
         "days": FlowDaily.objects.filter(operation=operation, date__gte=date_from, date__lte=date_to)

@@ -38,7 +38,14 @@ from .models import (
     MovementReason,
     TransportMode,
 )
-from .visibility import sees_unpublished, suppress_small, visible_q
+from .visibility import (
+    ranges_q,
+    readable_intervals,
+    sees_unpublished,
+    split_months,
+    suppress_small,
+    visible_q,
+)
 
 BREAKDOWN_TOP = 10
 DIRECTIONS = [Direction.IN.value, Direction.OUT.value]
@@ -304,27 +311,21 @@ def breakdown(
 
     ``fmp_ids=None`` is every FMP of the operation, read from the operation-wide sums.
     """
-    if fmp_ids is None:
-        qs = FlowBreakdownTotal.objects.filter(operation=operation, dimension=dimension)
-    else:
-        qs = FlowBreakdown.objects.filter(operation=operation, dimension=dimension, fmp_id__in=list(fmp_ids))
-    qs = qs.filter(visible_q(user, operation)).filter(_range_q(date_from, date_to))
-    if direction:
-        qs = qs.filter(direction=direction)
-    grouped = list(
-        qs.values("value")
-        .annotate(records=Sum("records"), individuals=Sum("individuals"))
-        .order_by("-individuals", "value")
+    sums = _breakdown_sums(
+        operation=operation,
+        user=user,
+        dimension=dimension,
+        fmp_ids=fmp_ids,
+        date_from=date_from,
+        date_to=date_to,
+        direction=direction,
     )
     public = not sees_unpublished(user, operation)
     rows = [
         BreakdownRow(
-            value=g["value"],
-            label=value_label(dimension, g["value"]),
-            records=g["records"] or 0,
-            individuals=g["individuals"] or 0,
+            value=value, label=value_label(dimension, value), records=records, individuals=individuals
         )
-        for g in grouped
+        for value, (records, individuals) in sorted(sums.items(), key=lambda kv: (-kv[1][1], kv[0]))
     ]
     total = sum(r.individuals for r in rows)
     suppressed = _suppress(rows, public=public)
@@ -340,6 +341,51 @@ def breakdown(
         others=others,
         suppressed=suppressed,
     )
+
+
+def _breakdown_sums(
+    *, operation: Operation, user, dimension: str, fmp_ids, date_from, date_to, direction
+) -> dict[str, tuple[int, int]]:
+    """value → (records, individuals) over the FMPs and the days the user may read.
+
+    Operation-wide: the daily totals. Some FMPs: whole months from the monthly breakdowns, the
+    other days (a month partly asked for, or partly published) from the counts of those days.
+    """
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    same = Q(direction=direction) if direction else Q()
+
+    def add(rows) -> None:
+        for value, records, individuals in rows:
+            cell = sums[value or ""]
+            cell[0] += records or 0
+            cell[1] += individuals or 0
+
+    if fmp_ids is None:
+        qs = FlowBreakdownTotal.objects.filter(same, operation=operation, dimension=dimension)
+        qs = qs.filter(visible_q(user, operation)).filter(_range_q(date_from, date_to))
+        add(
+            qs.values("value").annotate(r=Sum("records"), i=Sum("individuals")).values_list("value", "r", "i")
+        )
+    else:
+        ids = list(fmp_ids)
+        months, days = split_months(date_from, date_to, readable_intervals(user, operation))
+        if months:
+            qs = FlowBreakdown.objects.filter(
+                same, ranges_q(months, "month"), operation=operation, dimension=dimension, fmp_id__in=ids
+            )
+            add(
+                qs.values("value")
+                .annotate(r=Sum("records"), i=Sum("individuals"))
+                .values_list("value", "r", "i")
+            )
+        if days:
+            qs = FlowCount.objects.filter(same, ranges_q(days, "date"), operation=operation, fmp_id__in=ids)
+            add(
+                qs.values(dimension)
+                .annotate(r=Count("id"), i=Sum("individuals"))
+                .values_list(dimension, "r", "i")
+            )
+    return {value: (records, individuals) for value, (records, individuals) in sums.items()}
 
 
 # --- estimates -----------------------------------------------------------------------------------

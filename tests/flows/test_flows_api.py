@@ -107,11 +107,16 @@ def test_anonymous_callers_see_exactly_the_published_period(client, flows, data_
     assert (first["males"], first["females"]) == (5, 6)
     assert first["pregnant_women"] is None and first["suppressed"] is True  # 1 pregnant woman: hidden
 
-    breakdowns = _get(client, "breakdowns", dimension="nationality")
+    # Per FMP the breakdowns are monthly, and March is not published from first to last day.
+    assert _get(client, "breakdowns", dimension="nationality") == []
+    breakdowns = _get(client, "breakdowns", dimension="nationality", level="operation")
     assert {row["date"] for row in breakdowns} == {d.isoformat() for d in WEEK1}
+    assert {row["period"] for row in breakdowns} == {"day"}
     small = next(r for r in breakdowns if r["value"] == "MWI")
     assert (small["individuals"], small["records"], small["suppressed"]) == (None, None, True)
-    big = next(r for r in breakdowns if r["value"] == "ZAF" and r["date"] == "2024-03-04")
+    big = next(
+        r for r in breakdowns if r["value"] == "ZAF" and r["date"] == "2024-03-04" and r["direction"] == "in"
+    )
     assert (big["individuals"], big["suppressed"]) == (12, False)
 
     estimates = _get(client, "estimates")
@@ -124,6 +129,25 @@ def test_anonymous_callers_see_exactly_the_published_period(client, flows, data_
     assert (
         points[0]["border_location_code"] == "ZAF" and points[0]["observed_hours"] == "8,9,10,11,12,13,14,15"
     )
+
+
+def test_per_point_breakdowns_are_public_by_whole_month(client, flows, data_manager):
+    march = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    flows_publish(
+        operation=flows.operation, date_from=march[0], date_to=dt.date(2024, 3, 15), by=data_manager
+    )
+    assert _get(client, "breakdowns", dimension="nationality") == []  # half a month: no monthly row
+    flows_publish(
+        operation=flows.operation, date_from=dt.date(2024, 3, 16), date_to=march[1], by=data_manager
+    )
+    monthly = _get(client, "breakdowns", dimension="nationality", direction="in")
+    assert [(r["fmp_code"], r["period"], r["date"], r["value"], r["individuals"]) for r in monthly] == [
+        ("MOZ-F1", "month", "2024-03-01", "MWI", None),  # 2 people: suppressed
+        ("MOZ-F1", "month", "2024-03-01", "ZAF", 12 * 14),
+    ]
+    # start/end dates select the months they touch.
+    assert _get(client, "breakdowns", dimension="nationality", start_date="2024-03-20") != []
+    assert _get(client, "breakdowns", dimension="nationality", start_date="2024-04-01") == []
 
 
 def test_an_estimate_is_public_only_when_its_whole_period_is(client, flows, data_manager):
@@ -162,9 +186,11 @@ def test_a_member_of_another_operation_reads_it_as_the_public(client, flows, out
     daily = _get(client, "daily", operation=flows.operation.slug)
     assert {row["date"] for row in daily} == {d.isoformat() for d in WEEK1}
     assert (
-        next(r for r in _get(client, "breakdowns", dimension="nationality") if r["value"] == "MWI")[
-            "individuals"
-        ]
+        next(
+            r
+            for r in _get(client, "breakdowns", dimension="nationality", level="operation")
+            if r["value"] == "MWI"
+        )["individuals"]
         is None
     )
     torkham = _get(client, "daily", location_code="pak")  # their own, unpublished
@@ -199,7 +225,13 @@ def test_filters(client, flows, viewer):
     ],
 )
 def test_csv_output_has_the_json_columns(client, flows, data_manager, endpoint, fields):
-    flows_publish(operation=flows.operation, date_from=WEEK1[0], date_to=WEEK1[-1], by=data_manager)
+    # The whole month, so that the monthly per-point breakdowns are public too.
+    flows_publish(
+        operation=flows.operation,
+        date_from=dt.date(2024, 3, 1),
+        date_to=dt.date(2024, 3, 31),
+        by=data_manager,
+    )
     response = client.get(f"{URL}/{endpoint}", {"output_format": "csv"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))

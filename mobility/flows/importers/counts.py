@@ -713,11 +713,18 @@ def _store_frame(writer: CountWriter, frame, *, job_id: int | None) -> None:
                 *COUNT_FIELDS,
             ).write_csv(include_header=False)
             writer.add(
-                csv_text=text.encode(), count=part.height, fmp_ids=fmp_ids, date_min=low, date_max=high
+                csv_text=text.encode(),
+                count=part.height,
+                fmp_ids=fmp_ids,
+                date_min=low,
+                date_max=high,
+                frame=part,
             )
         else:
             columns = [part.get_column(c).to_list() for c in COUNT_FIELDS]
-            writer.add(columns=columns, count=part.height, fmp_ids=fmp_ids, date_min=low, date_max=high)
+            writer.add(
+                columns=columns, count=part.height, fmp_ids=fmp_ids, date_min=low, date_max=high, frame=part
+            )
 
 
 class CountsImporter:
