@@ -18,10 +18,11 @@ The dialect difference lives in ``CountWriter`` alone.
 
 Summaries are kept as the rows go in, never by reading the import again: the rows a batch creates
 are summed — by polars when the batch is in memory as a frame (the column-wise importer,
-``services.summaries_add_frame``), else in SQL over the id range just inserted or the staged rows
-not yet stored (``services.summaries_add``) — and added to ``FlowDaily``, the monthly
-``FlowBreakdown`` and ``FlowBreakdownTotal``; only what the (FMP, day) cells of rows that a
-re-import changed touch, old day and new, is rebuilt at the end (``services.summaries_rebuild_cells``).
+``services.frame_sums``, written a few batches at a time), else in SQL over the id range just
+inserted or the staged rows not yet stored (``services.summaries_add``) — and added to
+``FlowDaily``, the monthly ``FlowBreakdown`` and ``FlowBreakdownTotal``; only what the (FMP, day)
+cells of rows that a re-import changed touch, old day and new, is rebuilt at the end
+(``services.summaries_rebuild_cells``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from .models import (
     MovementReason,
     TransportMode,
 )
-from .services import summaries_add, summaries_add_frame, summaries_rebuild_cells
+from .services import frame_sums, summaries_add, summaries_add_sums, summaries_rebuild_cells
 from .template import TEMPLATE_COLUMNS
 
 # --- messages (tests reuse them) ------------------------------------------------------------
@@ -479,6 +480,8 @@ class CountWriter:
 
     SQLITE_CACHE_KIB = 128 * 1024  # SQLite page cache while writing (default 2 MB; 256 MB: 1 GB at 10M)
 
+    SUMS_FLUSH_ROWS = 500_000  # rows whose summaries are kept in memory before they are written (~100 MB)
+
     BULK_MIN_ROWS = 200_000  # SQLite: from this many new rows into an emptier table, indexes are built after
 
     def __init__(
@@ -505,6 +508,8 @@ class CountWriter:
         self._cells_ready = False
         self._last_id: int | None = None  # the largest FlowCount id before the next direct insert
         self.summed = 0  # created rows added to the summaries
+        self._sums: list = []  # frame_sums of inserted batches not written yet
+        self._sums_rows = 0  # ... and the rows they sum
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}  # where the time went, kept in the job's summary
         self._cursor = connection.cursor()
@@ -554,7 +559,7 @@ class CountWriter:
 
         ``fmp_ids`` and the date range are needed with ``columns`` or ``csv_text``; with tuples they are found.
         ``frame``, the same rows as a polars frame of ``COUNT_FIELDS``, lets the summaries be summed in
-        memory (``services.summaries_add_frame``) rather than read back from the table.
+        memory (``services.frame_sums``) rather than read back from the table.
         """
         params = None  # (operation_id, job_id, *COUNT_FIELDS) per row, for executemany or COPY
         if columns is not None:
@@ -605,9 +610,13 @@ class CountWriter:
             self._cursor.executemany(self._insert, params)
         self.created += count
         if frame is not None:
+            # Summed in memory now, written with the next batches' sums (a cell once per flush).
             started = time.perf_counter()
-            summaries_add_frame(self._cursor, operation_id=self.operation_id, frame=frame)
+            self._sums.append(frame_sums(frame, self.operation_id))
+            self._sums_rows += count
             self.summed += count
+            if self._sums_rows >= self.SUMS_FLUSH_ROWS:
+                self._sums_flush()
             self._spent("summaries", started)
             self._last_id = None  # a later batch without a frame finds its id range afresh
             return
@@ -619,6 +628,14 @@ class CountWriter:
             rows=count,
         )
         self._last_id = last
+
+    def _sums_flush(self) -> None:
+        """Write the kept in-memory sums (before anything reads or rebuilds the summaries)."""
+        if self._sums:
+            started = time.perf_counter()
+            summaries_add_sums(self._cursor, self._sums)
+            self._sums, self._sums_rows = [], 0
+            self._spent("summaries", started)
 
     def _summaries_add(self, source: str, params: list, *, rows: int, copy: bool = False) -> None:
         started = time.perf_counter()
@@ -682,6 +699,7 @@ class CountWriter:
         self._stage_ready = True
 
     def _stage_rows(self, params, csv_text, count: int) -> None:
+        self._sums_flush()  # the merge reads and rebuilds summaries
         if self._dropped:  # an upsert needs the unique index back
             self._bulk_end()
         if not self._stage_ready:
@@ -759,6 +777,7 @@ class CountWriter:
 
     def finish(self) -> Counts:
         """Merge what is staged (PostgreSQL), drop the stage and rebuild the summary cells of changed rows."""
+        self._sums_flush()
         if self.vendor == "postgresql" and self.staged:
             if self.staged > 100_000:
                 # Fresh statistics, or the planner reads a table it thinks is empty row by row.

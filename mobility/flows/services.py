@@ -298,19 +298,36 @@ def summaries_rebuild_cells(cur, *, operation_id: int, cells: str) -> None:
     cur.execute(f"DROP TABLE {_DAYS}")
 
 
-# --- sums of rows already in memory -------------------------------------------------------------
+# --- sums of rows already in memory (frame_sums, then summaries_add_sums) -------------------------------------------------------------
 
 
-def summaries_add_frame(cur, *, operation_id: int, frame) -> None:
-    """``summaries_add`` for new rows held as a polars frame with FlowCount's columns.
+def frame_sums(frame, operation_id: int) -> list[tuple[str, list[str], object]]:
+    """The sums of new rows held as a polars frame with FlowCount's columns, per summary table:
+    (table, key columns, frame of sums).
 
-    What the column-wise importer does with each batch it inserts: polars sums the batch in one
-    pass instead of seventeen GROUP BYs over the rows just written, and the sums are upserted
-    (added to the stored cells) as ``summaries_add`` would. Same result, tested against
-    ``summaries_rebuild`` (tests/flows/test_summaries_incremental.py).
+    What the column-wise importer does with each batch it inserts: polars sums it in one pass
+    instead of seventeen GROUP BYs over the rows just written. Sums of several batches are kept and
+    written together by ``summaries_add_sums`` (added to the stored cells, as ``summaries_add``
+    does; a cell several batches touch is written once). Same result as a rebuild
+    (tests/flows/test_summaries_incremental.py).
     """
-    for table, keys, sums in _frame_sums(frame, operation_id):
+    return _frame_sums(frame, operation_id)
+
+
+def summaries_add_sums(cur, parts: list[list[tuple[str, list[str], object]]]) -> int:
+    """Add kept ``frame_sums`` to the summaries, each cell once; returns the rows upserted."""
+    import polars as pl
+
+    written = 0
+    for at, (table, keys, _first) in enumerate(parts[0] if parts else []):
+        frames = [part[at][2] for part in parts]
+        sums = frames[0] if len(frames) == 1 else pl.concat(frames)
+        if len(frames) > 1:
+            by = ["operation_id", *[k for k in keys if k != "operation_id"]]
+            sums = sums.group_by(by).agg(pl.exclude(by).sum())
         _upsert(cur, table, keys, sums)
+        written += sums.height
+    return written
 
 
 def _frame_sums(frame, operation_id: int) -> list[tuple[str, list[str], object]]:

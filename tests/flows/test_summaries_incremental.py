@@ -175,6 +175,7 @@ def test_file_imports_in_small_batches_keep_summaries_as_a_rebuild_gives(
         pytest.skip("the bulk load is SQLite's")
     monkeypatch.setattr(importer, "FAST_MIN_ROWS", 0)
     monkeypatch.setattr(importer, "WRITE_ROWS", 70)  # cells span batches: their sums are added up
+    monkeypatch.setattr(flow_counts.CountWriter, "SUMS_FLUSH_ROWS", 150)  # ... kept over 2-3 batches
     monkeypatch.setattr(flow_counts.CountWriter, "BULK_MIN_ROWS", 100 if bulk else 10**9)
     rows = generated(400)
     job = do_import(write_csv(tmp_path / "a.csv", rows), operation)
