@@ -615,9 +615,9 @@ class CountWriter:
             self._sums.append(frame_sums(frame, self.operation_id))
             self._sums_rows += count
             self.summed += count
+            self._spent("summaries", started)
             if self._sums_rows >= self.SUMS_FLUSH_ROWS:
                 self._sums_flush()
-            self._spent("summaries", started)
             self._last_id = None  # a later batch without a frame finds its id range afresh
             return
         # The batch is the id range just inserted (ids only grow; on SQLite nobody else writes meanwhile).

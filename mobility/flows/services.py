@@ -386,7 +386,8 @@ def _upsert(cur, table: str, keys: list[str], sums) -> None:
     """Add the rows of ``sums`` (a polars frame: keys, operation_id and summed columns) to ``table``."""
     names = [c for c in sums.columns if c not in keys and c != "operation_id"]
     columns = ["operation_id", *[k for k in keys if k != "operation_id"], *names]
-    sums = sums.select(columns)
+    # In the unique key's order: the b-tree pages are then visited once each, not at random.
+    sums = sums.select(columns).sort(keys)
     if connection.vendor == "postgresql":
         stage, listed = f"{table}_add", ", ".join(columns)
         cur.execute(f"DROP TABLE IF EXISTS {stage}")
