@@ -817,9 +817,8 @@ class CountWriter:
         if self.vendor == "postgresql":
             self._cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default again
         self._cursor.close()
-        self.seconds["write"] = round(
-            time.perf_counter() - self.started - self.seconds.get("summaries", 0), 2
-        )
+        elsewhere = self.seconds.get("summaries", 0) + self.seconds.get("indexes", 0)
+        self.seconds["write"] = round(time.perf_counter() - self.started - elsewhere, 2)
         summary["seconds"] = dict(self.seconds)
         return Counts(created=self.created, updated=self.updated, unchanged=self.unchanged, summary=summary)
 
