@@ -40,6 +40,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -354,6 +355,20 @@ def _compact(parts: list[Path], target: Path) -> dict:
     return {"rows": int(stats[0]), "individuals": int(stats[1] or 0), "bytes": target.stat().st_size}
 
 
+STALE_STAGING_SECONDS = 6 * 3600  # a refresh takes minutes; older staging folders are a killed one's
+
+
+def _clear_stale_staging(folder: Path) -> None:
+    """Remove staging folders a killed refresh left behind (the mirror never reads them)."""
+    limit = time.time() - STALE_STAGING_SECONDS
+    for path in folder.glob(".staging-*"):
+        try:
+            if path.is_dir() and path.stat().st_mtime < limit:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def mirror_refresh(operation_id: int, months: set[tuple[int, int]] | None = None) -> dict:
     """Export the operation's counts for ``months`` (None: all, rebuilding the mirror) to Parquet.
 
@@ -371,6 +386,7 @@ def mirror_refresh(operation_id: int, months: set[tuple[int, int]] | None = None
     keys = set() if full else _keys(months)
     gens = dict(start["generation"])
     top = _max_id()
+    _clear_stale_staging(folder)
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
     try:
         if full:
