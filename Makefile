@@ -6,7 +6,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-only serve vendor migrate lint format lock check clean-db bench help
+.PHONY: demo test test-only serve vendor migrate lint format lock check clean-db bench audit help
 
 help:
 	@echo "make demo   - set up everything and serve the demo on http://$(HOST):$(PORT)"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff, migrations check, deploy check"
 	@echo "make bench  - run the benchmarks under bench/"
 	@echo "make lock   - re-pin requirements/*.txt from requirements/*.in"
+	@echo "make audit  - known vulnerabilities in the pinned Python and npm packages (pip-audit, npm audit)"
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -74,6 +75,10 @@ lock:
 	$(PY) -m pip install --quiet uv
 	$(PY) -m uv pip compile --quiet --python-version 3.11 --generate-hashes requirements/base.in -o requirements/base.txt
 	$(PY) -m uv pip compile --quiet --python-version 3.11 --generate-hashes requirements/dev.in -o requirements/dev.txt
+
+# Fails on a known vulnerability; a vulnerability service that cannot be reached is a WARNING (scripts/audit.py).
+audit: $(VENV)/.dev
+	$(BIN)/python scripts/audit.py
 
 bench: $(VENV)/.dev
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

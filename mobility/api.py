@@ -1,16 +1,17 @@
 """The API under /api/v1/ (django-ninja): OpenAPI at /api/v1/openapi.json, interactive docs at /api/v1/docs."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from ninja import NinjaAPI
+from django.db import DataError
 
 from mobility.core import api as core_api
+from mobility.core.apitools import MobilityAPI
 from mobility.flows import api as flows_api
 from mobility.gazetteer import api as gazetteer_api
 from mobility.publishing import api_hapi
 from mobility.registration import api as registration_api
 from mobility.restrictions import api as restrictions_api
 
-api = NinjaAPI(
+api = MobilityAPI(
     title="Mobility API",
     version="1",
     description=(
@@ -31,3 +32,4 @@ api.add_router("/", core_api.router)
 api.add_router("/", core_api.jobs)
 api.add_exception_handler(ValidationError, lambda r, e: core_api.validation_error_handler(r, e, api))
 api.add_exception_handler(PermissionDenied, lambda r, e: core_api.permission_denied_handler(r, e, api))
+api.add_exception_handler(DataError, lambda r, e: core_api.data_error_handler(r, e, api))

@@ -13,10 +13,17 @@ Environment variables (all optional on a laptop; see docs/deployment.md):
 - ``MOBILITY_MAX_UPLOAD_MB`` largest file an import accepts (default 200).
 - ``MOBILITY_SYNC_JOBS``   "1" runs background jobs in the request (tests, single-process demos).
 - ``EMAIL_URL``            not yet used; e-mail goes to the console.
+- ``MOBILITY_SESSION_HOURS``        a signed-in session ends this long after sign-in (default 12).
+- ``MOBILITY_SESSION_IDLE_MINUTES`` and after this long without a request (default 60).
+- ``MOBILITY_LOGIN_FAILURE_LIMIT``  failed sign-ins for one username from one address before lockout (default 5).
+- ``MOBILITY_LOGIN_LOCKOUT_MINUTES`` how long that lockout lasts (default 15).
+- ``MOBILITY_CSP_REPORT_URI``       where browsers send Content-Security-Policy violation reports (default none).
+- ``MOBILITY_TRUST_X_FORWARDED_FOR`` "1" behind a proxy that appends the client address to X-Forwarded-For.
 """
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,6 +75,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "csp",
+    "axes",
+    # Only for its templates and static files: the API docs pages load Swagger UI from here, not a CDN.
+    "ninja",
     "mobility.core",
     "mobility.gazetteer",
     "mobility.tracking",
@@ -82,13 +93,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "mobility.core.security.SessionExpiryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout raised during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mobility.urls"
@@ -136,7 +151,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # Not a rule: records the HTTP Digest hash (for ODK Collect) whenever a password is set.
@@ -144,12 +159,31 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Django's ModelBackend, which also records the Digest hash at a password sign-in (for accounts made
 # by create_user / createsuperuser, which store the password without the validators' hook).
-AUTHENTICATION_BACKENDS = ["mobility.collection.auth.DigestRecordingBackend"]
+# django-axes comes first: it refuses a locked-out username+address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "mobility.core.security.LockoutBackend",
+    "mobility.collection.auth.DigestRecordingBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
-SESSION_COOKIE_AGE = 60 * 60 * 12
+# Absolute and idle limits of a signed-in session (enforced by mobility.core.security.SessionExpiryMiddleware).
+SESSION_COOKIE_AGE = int(float(os.environ.get("MOBILITY_SESSION_HOURS", "12")) * 3600)
+SESSION_IDLE_SECONDS = int(float(os.environ.get("MOBILITY_SESSION_IDLE_MINUTES", "60")) * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Login lockout (django-axes): N failures for one username from one address lock that pair for a while.
+AXES_FAILURE_LIMIT = int(os.environ.get("MOBILITY_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("MOBILITY_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "mobility.core.security.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Axes keeps failed attempts only: no row per successful sign-in (phones sign in on every request).
+AXES_DISABLE_ACCESS_LOG = True
+# "1" only behind a reverse proxy that appends the client's address to X-Forwarded-For (docs/deployment.md).
+TRUST_X_FORWARDED_FOR = env_bool("MOBILITY_TRUST_X_FORWARDED_FOR")
+AXES_CLIENT_IP_CALLABLE = "mobility.core.security.client_ip"
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -165,7 +199,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     # Uploads live under var/ (outside the web root); only static files are served by whitenoise.
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "mobility.core.storage.UploadStorage",  # file names that fit the file system
         "OPTIONS": {"location": VAR_DIR / "uploads"},
     },
     "staticfiles": {
@@ -193,6 +227,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
     "mobility.core.uploads.SizeLimitUploadHandler",
+    "mobility.core.uploads.ContentCheckUploadHandler",  # an .xlsx must be a workbook, a .csv text...
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -217,15 +252,44 @@ else:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 
-# --- security -------------------------------------------------------------------------------
+# --- security (docs/deployment.md, "Security") ---------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie: htmx and the API docs take the token from the page.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Content-Security-Policy (django-csp): scripts only from this server's own files, never inline, never
+# eval; no plugins, no framing, forms post only here. Styles too come only from files: no template
+# carries a style attribute or a <style> block (scripts set styles through the DOM, which CSP allows).
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:"],
+        "font-src": [_SELF],
+        "connect-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    }
+}
+if os.environ.get("MOBILITY_CSP_REPORT_URI"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = os.environ.get("MOBILITY_CSP_REPORT_URI")
+
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Trusted only because the reverse proxy in front (docs/deployment.md) always sets this header
+    # itself, overwriting whatever the client sent; without such a proxy, do not run in production mode.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -241,7 +305,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["personal_data"]}
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failed sign-ins and lockouts are warnings; its start-up banner is not worth a line per command.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # Error reports (DEBUG page, mails to ADMINS) about registration show no values (docs/data-protection.md).

@@ -23,7 +23,16 @@ from mobility.core.models import Operation
 from mobility.core.services import audit_record
 
 from .models import Attachment, Binding, Form, FormVersion, MediaFile, Submission, SubmissionConflict
-from .xforms import FormError, InstanceError, content_sha256, instance_parse, repeat_paths, xlsform_convert
+from .xforms import (
+    MAX_DEPTH,
+    MAX_ID_CHARS,
+    FormError,
+    InstanceError,
+    content_sha256,
+    instance_parse,
+    repeat_paths,
+    xlsform_convert,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,8 @@ VERSION_EXISTS = (
 FORM_UNKNOWN = 'No form "{form_id}" in this operation'
 FORM_CLOSED = 'The form "{form_id}" is closed and accepts no submissions'
 MEDIA_NAME = "A media file name must be a plain file name, not {name!r}"
+FORM_XML_TOO_DEEP = "The form XML nests its instance deeper than {limit} levels"
+FORM_XML_ID_TOO_LONG = "The form XML's id or version is longer than {limit} characters"
 
 
 class SubmissionRefused(Exception):
@@ -142,6 +153,8 @@ def form_version_from_xml(*, operation: Operation, xml: str, by=None) -> FormVer
     if data is None or not data.get("id"):
         raise ValidationError("The form XML has no primary instance with an id")
     form_id, version_string = data.get("id"), data.get("version") or ""
+    if len(form_id) > MAX_ID_CHARS or len(version_string) > MAX_ID_CHARS:
+        raise ValidationError(FORM_XML_ID_TOO_LONG.format(limit=MAX_ID_CHARS))
     title = next((e.text for e in root.iter() if e.tag.endswith("}title")), None) or form_id
     form, _ = Form.objects.get_or_create(
         operation=operation, xml_form_id=form_id, defaults={"title": title[:255]}
@@ -163,11 +176,13 @@ def form_version_from_xml(*, operation: Operation, xml: str, by=None) -> FormVer
 def _xml_fields(data_element) -> list[dict]:
     fields: list[dict] = []
 
-    def walk(element, prefix):
+    def walk(element, prefix, depth=2):
+        if depth > MAX_DEPTH:  # as instance_parse: deeper submissions could not be received anyway
+            raise ValidationError(FORM_XML_TOO_DEEP.format(limit=MAX_DEPTH))
         for child in element:
             name = child.tag.rsplit("}", 1)[-1]
             if len(child):
-                walk(child, f"{prefix}{name}/")
+                walk(child, f"{prefix}{name}/", depth + 1)
             else:
                 fields.append(
                     {

@@ -11,7 +11,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -23,18 +25,35 @@ MAX_XLSFORM_UNZIPPED = 100 * 2**20  # an XLSX whose parts unzip to more is refus
 MAX_ZIP_RATIO = 200
 MAX_INSTANCE_BYTES = 10 * 2**20
 MAX_DEPTH = 32
+MAX_ELEMENTS = 200_000  # a real instance has thousands at most; more is only CPU and memory to burn
+MAX_ID_CHARS = 255  # the database columns of form ids and instanceIDs
 PERSONAL_COLUMNS = ("personal_data", "personal", "pii", "sensitive")
 TRUE_WORDS = {"yes", "true", "1", "y", "x", "personal", "pii"}
 
 XLSFORM_NOT_XLSX = "{name}: not an XLSForm workbook (.xlsx); it could not be opened as one"
 XLSFORM_BOMB = "{name}: the workbook unzips to more than {limit} MB; refused"
 XLSFORM_NO_ID = "{name}: the form has no form_id (settings sheet) and no file name to take one from"
+XLSFORM_UNREADABLE = "{name}: the workbook could not be read as an XLSForm ({reason})"
+XLSFORM_UNSAFE_XML = (
+    "{name}: the workbook's XML declares a DTD or entities, which are not allowed; "
+    "save it again from a spreadsheet program"
+)
+XLSFORM_TOO_DEEP = (
+    "{name}: groups and repeats nest deeper than {limit} levels, deeper than a submission may; "
+    "flatten the form"
+)
+XLSFORM_NOT_XML_TEXT = (
+    '{name}: "{question}" holds a control character, which an XForm cannot carry; remove it and upload again'
+)
 INSTANCE_TOO_LARGE = "the submission is larger than {limit} MB"
 INSTANCE_NOT_XML = "the submission is not well-formed XML: {detail}"
 INSTANCE_FORBIDDEN = "the submission declares a DTD or entities, which are not allowed"
 INSTANCE_TOO_DEEP = "the submission nests elements deeper than {limit} levels"
 INSTANCE_NO_FORM_ID = "the submission's root element has no id attribute (the form id)"
 INSTANCE_NO_ID = "the submission has no meta/instanceID"
+INSTANCE_TOO_MANY = "the submission has more than {limit} elements"
+INSTANCE_ENCODING = "the submission declares an encoding that is not known: {detail}"
+INSTANCE_ID_TOO_LONG = "the submission's {what} is longer than {limit} characters"
 
 
 class FormError(Exception):
@@ -43,6 +62,12 @@ class FormError(Exception):
 
 class InstanceError(Exception):
     pass
+
+
+# pyxform's words when the file is not a workbook it can open (a zip that is not an XLSX, say).
+_PYXFORM_NOT_A_WORKBOOK = "was not recognized as a supported type"
+# Characters XML 1.0 does not allow: in a label they make the XForm unreadable by every phone.
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass
@@ -57,6 +82,7 @@ class Converted:
     fields: list[dict]
     choices: dict
     warnings: list[str] = field(default_factory=list)
+    survey_json: dict = field(default_factory=dict, repr=False)
 
     @property
     def xml_md5(self) -> str:
@@ -185,11 +211,50 @@ def _with_version(xml: str, id_given: str, form_id: str, version: str) -> str | 
 
 def xlsform_convert(data: bytes, name: str) -> Converted:
     """Convert an XLSForm; a pyxform error is raised as FormError with pyxform's own message."""
+    if Path(name).suffix.lower() in (".xlsx", ".xlsm"):
+        _check_zip(data, name)
+    try:
+        converted = _convert(data, name)
+    except RecursionError:
+        raise FormError(XLSFORM_TOO_DEEP.format(name=name, limit=MAX_DEPTH - 1)) from None
+    deepest = max((f["path"].count("/") + 1 for f in converted.fields), default=0)
+    if deepest > MAX_DEPTH - 1:  # instance_parse refuses deeper submissions
+        raise FormError(XLSFORM_TOO_DEEP.format(name=name, limit=MAX_DEPTH - 1))
+    if _NOT_XML_TEXT.search(converted.xml):
+        question = _holding_not_xml_text(converted.survey_json) or "a label"
+        raise FormError(XLSFORM_NOT_XML_TEXT.format(name=name, question=question))
+    return converted
+
+
+def _holding_not_xml_text(node, name: str = "") -> str | None:
+    """The name of the question (or choice) whose texts hold a character XML does not allow."""
+    if isinstance(node, str):
+        return name if _NOT_XML_TEXT.search(node) else None
+    if isinstance(node, dict):
+        here = str(node.get("name") or name)
+        values = node.values()
+    elif isinstance(node, list):
+        here, values = name, node
+    else:
+        return None
+    for value in values:
+        found = _holding_not_xml_text(value, here)
+        if found is not None:
+            return found
+    return None
+
+
+def _causes(exc: BaseException, limit: int = 10):
+    """The exception and those it was raised from or during."""
+    while exc is not None and limit:
+        yield exc
+        exc, limit = exc.__cause__ or exc.__context__, limit - 1
+
+
+def _convert(data: bytes, name: str) -> Converted:
     from pyxform import xls2xform
     from pyxform.errors import PyXFormError
 
-    if Path(name).suffix.lower() in (".xlsx", ".xlsm"):
-        _check_zip(data, name)
     warnings: list[str] = []
     stem = Path(name).stem
     try:
@@ -200,11 +265,15 @@ def xlsform_convert(data: bytes, name: str) -> Converted:
             file_type=Path(name).suffix.lower() or ".xlsx",
         )
     except PyXFormError as exc:
+        if _PYXFORM_NOT_A_WORKBOOK in str(exc):
+            raise FormError(XLSFORM_NOT_XLSX.format(name=name)) from None
         raise FormError(f"{name}: {exc}") from None
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
-        raise FormError(
-            f"{name}: the workbook could not be read as an XLSForm ({type(exc).__name__})"
-        ) from None
+    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, TypeError, SyntaxError, EOFError) as exc:
+        # SyntaxError: ElementTree's ParseError, for a workbook part that is not well-formed XML.
+        # openpyxl re-raises defusedxml's refusal as "Unable to read workbook": look behind it.
+        if any(isinstance(e, DefusedXmlException) for e in _causes(exc)):
+            raise FormError(XLSFORM_UNSAFE_XML.format(name=name)) from None
+        raise FormError(XLSFORM_UNREADABLE.format(name=name, reason=type(exc).__name__)) from None
     survey = result._survey
     survey_json = survey.to_json_dict()
     form_id = survey.id_string if survey.id_string not in ("", None, "data") else stem
@@ -237,6 +306,7 @@ def xlsform_convert(data: bytes, name: str) -> Converted:
         fields=fields_of(survey_json, _personal_names(data)),
         choices=choices_of(survey_json),
         warnings=[str(w) for w in warnings],
+        survey_json=survey_json,
     )
 
 
@@ -270,7 +340,11 @@ def _flatten(element, prefix: str, repeats: set[str], depth: int) -> dict:
         name = _local(child.tag)
         path = f"{prefix}{name}"
         if path in repeats or counts[name] > 1:
-            out.setdefault(path, []).append(_flatten(child, f"{path}/", repeats, depth + 1))
+            if not len(child) and (child.text or "").strip():
+                # A repeated question (not a group): keep each answer, as an entry of its own.
+                out.setdefault(path, []).append({path: child.text.strip()})
+            else:
+                out.setdefault(path, []).append(_flatten(child, f"{path}/", repeats, depth + 1))
         elif len(child):
             out.update(_flatten(child, f"{path}/", repeats, depth + 1))
         else:
@@ -288,17 +362,26 @@ def instance_parse(raw: bytes, repeats: set[str] | None = None) -> Instance:
         raise InstanceError(INSTANCE_FORBIDDEN) from None
     except SafeET.ParseError as exc:
         raise InstanceError(INSTANCE_NOT_XML.format(detail=str(exc)[:200])) from None
+    except LookupError as exc:  # <?xml encoding="x-unknown"?>
+        raise InstanceError(INSTANCE_ENCODING.format(detail=str(exc)[:100])) from None
+    if any(n > MAX_ELEMENTS for n, _ in enumerate(root.iter())):
+        raise InstanceError(INSTANCE_TOO_MANY.format(limit=MAX_ELEMENTS))
     form_id = root.get("id") or ""
     if not form_id:
         raise InstanceError(INSTANCE_NO_FORM_ID)
+    if len(form_id) > MAX_ID_CHARS:
+        raise InstanceError(INSTANCE_ID_TOO_LONG.format(what="form id", limit=MAX_ID_CHARS))
     data = _flatten(root, "", repeats or set(), 1)
     instance_id = str(data.get("meta/instanceID") or "").strip()
     if not instance_id:
         raise InstanceError(INSTANCE_NO_ID)
+    if len(instance_id) > MAX_ID_CHARS:
+        # Cut, two different instances could share an id: refuse rather than merge them.
+        raise InstanceError(INSTANCE_ID_TOO_LONG.format(what="meta/instanceID", limit=MAX_ID_CHARS))
     return Instance(
         xml_form_id=form_id,
         version=root.get("version") or "",
-        instance_id=instance_id[:255],
+        instance_id=instance_id,
         deprecated_id=str(data.get("meta/deprecatedID") or "").strip()[:255],
         data=data,
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from . import imports, selectors, services
-from .apitools import READ_AUTH, WRITE_AUTH
+from .apitools import READ_AUTH, UNPROCESSABLE_EXTRA, WRITE_AUTH, Problem
 from .models import Operation, Round
 from .permissions import Action, can
 
@@ -56,10 +58,6 @@ class CorrectIn(Schema):
     reason: str = Field(min_length=3)
 
 
-class Problem(Schema):
-    detail: str
-
-
 def _require(request, action: Action, operation: Operation) -> None:
     if not can(request.user, action, operation):
         raise PermissionDenied(NOT_ALLOWED.format(action=action.value, operation=operation.slug))
@@ -71,12 +69,16 @@ def operation_list(request):
     return selectors.operation_list(user=request.user)
 
 
-@router.get("/operations/{slug}", response=OperationOut, summary="One operation")
+@router.get("/operations/{slug}", response={200: OperationOut, 404: Problem}, summary="One operation")
 def operation_detail(request, slug: str):
     return get_object_or_404(selectors.operation_list(user=request.user), slug=slug)
 
 
-@router.get("/operations/{slug}/rounds", response=list[RoundOut], summary="Rounds of an operation")
+@router.get(
+    "/operations/{slug}/rounds",
+    response={200: list[RoundOut], 404: Problem},
+    summary="Rounds of an operation",
+)
 def round_list(request, slug: str):
     """All round versions for members; only published rounds for everyone else."""
     operation = get_object_or_404(selectors.operation_list(user=request.user), slug=slug)
@@ -85,7 +87,7 @@ def round_list(request, slug: str):
 
 @router.post(
     "/operations/{slug}/rounds",
-    response={201: RoundOut, 400: Problem, 403: Problem},
+    response={201: RoundOut, 400: Problem, 403: Problem, 404: Problem},
     auth=WRITE_AUTH,
     summary="Plan a round",
 )
@@ -105,7 +107,7 @@ def round_create(request, slug: str, payload: RoundIn):
 
 @router.post(
     "/rounds/{round_id}/advance",
-    response={200: RoundOut, 400: Problem, 403: Problem},
+    response={200: RoundOut, 400: Problem, 403: Problem, 404: Problem},
     auth=WRITE_AUTH,
     summary="Move a round to its next state",
 )
@@ -118,7 +120,7 @@ def round_advance(request, round_id: int, payload: AdvanceIn):
 
 @router.post(
     "/rounds/{round_id}/correct",
-    response={201: RoundOut, 400: Problem, 403: Problem},
+    response={201: RoundOut, 400: Problem, 403: Problem, 404: Problem},
     auth=WRITE_AUTH,
     summary="Open a correction of a published round",
 )
@@ -163,18 +165,28 @@ def job_list(request, limit: int = Query(50, ge=1, le=500)):
     return selectors.import_job_list(user=request.user)[:limit]
 
 
-@jobs.get("/imports/{job_id}", response=JobDetail, summary="One import job with its row errors")
+@jobs.get(
+    "/imports/{job_id}", response={200: JobDetail, 404: Problem}, summary="One import job with its row errors"
+)
 def job_detail(request, job_id: int):
     job = get_object_or_404(selectors.import_job_list(user=request.user), pk=job_id)
-    job.row_errors_page = list(job.row_errors.all()[:1000])
+    # Row errors quote cell values, which may be personal: as on the job page, only those who may
+    # import into the operation read them; others get the counts.
+    may_see_rows = can(request.user, Action.IMPORT, job.operation)
+    job.row_errors_page = list(job.row_errors.all()[:1000]) if may_see_rows else []
     return job
 
 
-@jobs.post("/imports", response={202: JobOut, 400: Problem, 403: Problem}, summary="Upload a file to import")
+@jobs.post(
+    "/imports",
+    response={202: JobOut, 400: Problem, 403: Problem, 404: Problem},
+    summary="Upload a file to import",
+    openapi_extra=UNPROCESSABLE_EXTRA,
+)
 def job_upload(
     request,
     file: File[UploadedFile],
-    kind: Form[str],
+    kind: Annotated[str, Form(..., min_length=1)],  # empty is "missing" to the form parser: the spec says so
     operation: Form[str] = "",
     country: Form[str] = "",
     edition: Form[str] = "",
@@ -192,6 +204,15 @@ def job_upload(
 
 def validation_error_handler(request, exc: ValidationError, api):
     return api.create_response(request, {"detail": "; ".join(exc.messages)}, status=400)
+
+
+# PostgreSQL cannot search text holding a NUL character, nor numbers past its column types; SQLite
+# can. Either way the value came from the caller: a 400 on both databases, never a 500.
+VALUE_NOT_SEARCHABLE = "A value in the request cannot be searched (a NUL character, or a number too large)."
+
+
+def data_error_handler(request, exc: DataError, api):
+    return api.create_response(request, {"detail": VALUE_NOT_SEARCHABLE}, status=400)
 
 
 def permission_denied_handler(request, exc: PermissionDenied, api):

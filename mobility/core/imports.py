@@ -29,6 +29,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ImportJob, ImportRowError, Operation
+from .recovery import JOB_INTERRUPTED, RunnerLock  # noqa: F401 - JOB_INTERRUPTED: re-exported
+from .recovery import jobs_recover as _recover
 from .tables import FILE_EMPTY, FILE_TOO_LARGE, TableError
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,6 @@ MAX_STORED_ERRORS = 1000
 JOB_UNKNOWN_KIND = "No importer is registered for {kind!r}."
 JOB_INTERNAL_ERROR = "The import stopped on an internal error (reference: job {job_id}); nothing was stored."
 JOB_ALREADY_RUN = "Job {job_id} is {status}; only a queued or failed job can run."
-JOB_INTERRUPTED = (
-    "The import was interrupted (the worker stopped while it ran); nothing was stored. Run it again."
-)
 
 
 @dataclass
@@ -288,21 +287,51 @@ def run(
 
     ``write_hook`` (form submissions use it) filters the validated data before the write and is told
     after it; what ``after_write`` returns is kept as the summary's "removed" count.
+
+    Crash safety: the job is claimed (queued or failed → running) by one process only, which holds its
+    runner lock (core.recovery) until the end; its rows and its "succeeded" are committed together, so
+    a job whose process dies stored nothing and core.recovery marks it failed, to run again.
     """
     if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.FAILED):
         raise ValidationError(JOB_ALREADY_RUN.format(job_id=job.pk, status=job.status))
     importer = importer_for(job.kind)
+    lock = RunnerLock(job.pk)
+    if not lock.acquire():
+        raise ValidationError(JOB_ALREADY_RUN.format(job_id=job.pk, status=ImportJob.Status.RUNNING))
+    try:
+        _claim(job)
+        return _run_claimed(job, importer, progress, write_hook)
+    finally:
+        lock.release()
+
+
+def _claim(job: ImportJob) -> None:
+    """queued/failed → running, in one statement: of two processes given the same job, one runs it."""
+    now = timezone.now()
+    fresh = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "rows_read": 0}
+    with transaction.atomic():
+        claimed = ImportJob.objects.filter(
+            pk=job.pk, status__in=(ImportJob.Status.QUEUED, ImportJob.Status.FAILED)
+        ).update(
+            status=ImportJob.Status.RUNNING,
+            started_at=now,
+            finished_at=None,
+            error="",
+            updated_at=now,
+            **fresh,
+        )
+        if not claimed:
+            status = ImportJob.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+            raise ValidationError(JOB_ALREADY_RUN.format(job_id=job.pk, status=status))
+        ImportRowError.objects.filter(job=job).delete()
+    job.status, job.started_at, job.finished_at, job.error = ImportJob.Status.RUNNING, now, None, ""
+    for name, value in fresh.items():
+        setattr(job, name, value)
+
+
+def _run_claimed(job: ImportJob, importer: Importer, progress, write_hook) -> ImportJob:
     job_progress = JobProgress(job)
     progress = TeeProgress(job_progress, progress) if progress else job_progress
-    ImportRowError.objects.filter(job=job).delete()
-    job.status, job.started_at, job.finished_at, job.error = (
-        ImportJob.Status.RUNNING,
-        timezone.now(),
-        None,
-        "",
-    )
-    job.created = job.updated = job.unchanged = job.rejected = job.rows_read = 0
-    job.save()
     try:
         result = importer.read(job=job, progress=progress)
         job.rows_read = result.rows_read
@@ -310,10 +339,10 @@ def run(
             job.summary = {**job.summary, "warnings": result.warnings[:50]}
         if result.errors:
             job.rejected = len({e.row for e in result.errors if e.row is not None}) or len(result.errors)
-            _store_errors(job, result.errors)
             raise ImportFailed(
                 f"{len(result.errors)} problem(s) in {job.rejected} row(s); nothing was stored. "
-                f"First: {result.errors[0].text}"
+                f"First: {result.errors[0].text}",
+                result.errors,
             )
         progress.start(result.rows_read, "writing")
         with transaction.atomic():
@@ -321,28 +350,36 @@ def run(
             counts = importer.write(job=job, data=data, progress=progress)
             if write_hook:
                 counts.summary["removed"] = write_hook.after_write(data)
-        progress.finish()
-        job.created, job.updated, job.unchanged = counts.created, counts.updated, counts.unchanged
-        job.summary = {**job.summary, **counts.summary, "phase": "done"}
-        job.status = ImportJob.Status.SUCCEEDED
+            progress.finish()
+            job.created, job.updated, job.unchanged = counts.created, counts.updated, counts.unchanged
+            job.summary = {**job.summary, **counts.summary, "phase": "done"}
+            job.status = ImportJob.Status.SUCCEEDED
+            # In the write's transaction: the rows and the job's success are committed together.
+            _finish(job)
+        return job
     except (ImportFailed, TableError, ValidationError) as exc:
         errors = getattr(exc, "errors", None)
-        if errors:
-            _store_errors(job, errors)
-            job.rejected = job.rejected or len({e.row for e in errors})
-        job.status = ImportJob.Status.FAILED
+        job.rejected = job.rejected or len({e.row for e in errors or []})
         job.error = _message(exc)
-        job.summary = {**job.summary, "phase": "failed"}
     except Exception:
         # Row values may hold personal data: log the job id and the traceback, not the values.
         log.exception("import job %s failed", job.pk)
-        job.status = ImportJob.Status.FAILED
+        errors = None
         job.error = JOB_INTERNAL_ERROR.format(job_id=job.pk)
-        job.summary = {**job.summary, "phase": "failed"}
+    job.status = ImportJob.Status.FAILED
+    job.created = job.updated = job.unchanged = 0
+    job.summary = {**job.summary, "phase": "failed"}
+    with transaction.atomic():
+        if errors:
+            _store_errors(job, errors)
+        _finish(job)
+    return job
+
+
+def _finish(job: ImportJob) -> None:
     job.finished_at = timezone.now()
     job.rows_done = job.rows_total = max(job.rows_done, job.rows_read)
     job.save()
-    return job
 
 
 def _message(exc: Exception) -> str:
@@ -352,14 +389,11 @@ def _message(exc: Exception) -> str:
 
 
 def jobs_recover() -> int:
-    """Mark jobs left "running" by a worker that died as failed, so they can be run again.
+    """At start-up, before any worker runs: mark every job left "running" failed; how many.
 
-    Safe because a job writes in one transaction: a job that did not finish stored nothing.
-    Call it only when no worker is running (at start-up).
+    See core.recovery.jobs_recover for the check that is safe beside running workers.
     """
-    return ImportJob.objects.filter(status=ImportJob.Status.RUNNING).update(
-        status=ImportJob.Status.FAILED, error=JOB_INTERRUPTED, finished_at=timezone.now()
-    )
+    return len(_recover(all_running=True, requeue=False, sweep_files=False).interrupted)
 
 
 def submit(job: ImportJob) -> ImportJob:

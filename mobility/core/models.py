@@ -242,11 +242,13 @@ class ImportRowError(models.Model):
 
     @property
     def text(self) -> str:
+        # Cut as the columns are: an unsaved error (the job's "First: …" line) may quote a whole cell.
         parts = []
         if self.row:
             parts.append(f"row {self.row}")
         if self.column:
-            parts.append(f"column {self.column}")
+            parts.append(f"column {self.column[:200]}")
         where = ", ".join(parts)
-        value = f'"{self.value}" ' if self.value else ""
-        return f"{where}: {value}{self.message}" if where else f"{value}{self.message}"
+        value = f'"{self.value[:200]}" ' if self.value else ""
+        message = self.message[:500]
+        return f"{where}: {value}{message}" if where else f"{value}{message}"

@@ -11,14 +11,22 @@ import codecs
 import csv
 import datetime as dt
 import itertools
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 
 MAX_CELL_CHARS = 100_000
+MAX_COLUMNS = 16_384  # as many as a spreadsheet program has; a wider header is not a table
+MAX_COUNT = 2_147_483_647  # the largest count every database stores in a PositiveIntegerField
+# Real workbooks' parts compress 5-30 times (cell references differ from cell to cell); a deflate bomb
+# about 1000 times. A part past this ratio is refused once it is large enough to cost memory.
+MAX_ZIP_RATIO = 100
+ZIP_RATIO_CHECKED_FROM = 10 * 2**20
 HEADER_SCAN_ROWS = 30
 TEXT_ENCODINGS_ACCEPTED = ("utf_8", "cp1252", "latin_1", "iso8859_15", "utf_16", "cp1256", "mac_roman")
 
@@ -30,11 +38,22 @@ FILE_ENCODING_UNKNOWN = (
 )
 FILE_NO_HEADER = "No header row found in the first {n} rows."
 FILE_HEADER_DUPLICATE = 'row {row}: column "{column}" appears twice in the header.'
+FILE_TOO_MANY_COLUMNS = "row {row}: the header has {count:,} columns; at most {limit:,} are read."
+FILE_ENCODING_MIXED = (
+    "{lines}: not UTF-8 text, while the rest of the file is (it was pasted together from two "
+    "encodings); save the whole file as 'CSV UTF-8'."
+)
 FILE_CELL_TOO_LARGE = "row {row}: a cell is larger than {limit} characters."
 FILE_XLSX_BOMB = "The workbook expands to {size_mb:.0f} MB when unpacked; it is refused as unsafe."
 FILE_XLSX_BROKEN = "The workbook could not be read: {reason}"
 FILE_SHEET_MISSING = 'The workbook has no sheet "{sheet}"; it has: {sheets}.'
 FILE_FORMAT_UNKNOWN = "Files ending in {suffix} cannot be read; send CSV or XLSX."
+
+
+# C0 control characters other than tab and line ends (and DEL): never text a person typed, they
+# would break every XML (XForms, OpenRosa) and some spreadsheets the value later goes into. And
+# lone surrogates (an XLSX's "_xD800_", a JSON "\ud800"): no database can store them as UTF-8.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class TableError(ValueError):
@@ -67,6 +86,19 @@ def check_size(path: Path) -> int:
 
 def normalise_header(name: str) -> str:
     return " ".join(str(name or "").replace("\ufeff", "").split())
+
+
+def clean_text(text: str) -> str:
+    """Text without surrounding white space, control characters (but tab and line ends) or lone surrogates."""
+    return _CONTROL_CHARACTERS.sub("", text).strip()
+
+
+def clean_cells(cells: list[str]) -> list[str]:
+    """Cells without surrounding white space or control characters (other than tab and line ends)."""
+    values = [c.strip() for c in cells]
+    if _CONTROL_CHARACTERS.search("".join(values)):  # rare: one scan a row finds them
+        values = [clean_text(v) for v in values]
+    return values
 
 
 def is_hxl_row(cells: list[str]) -> bool:
@@ -120,6 +152,8 @@ def _pick_header(sample: list[list[str]], expected: set[str] | None, header_row:
 
 
 def _columns(cells: list[str], row_number: int) -> list[str]:
+    if len(cells) > MAX_COLUMNS:
+        raise TableError(FILE_TOO_MANY_COLUMNS.format(row=row_number, count=len(cells), limit=MAX_COLUMNS))
     columns, seen = [], set()
     for i, cell in enumerate(cells):
         name = normalise_header(cell) or f"column_{i + 1}"
@@ -133,17 +167,25 @@ def _columns(cells: list[str], row_number: int) -> list[str]:
 # --- CSV -----------------------------------------------------------------------------------
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, or a recognised legacy encoding."""
+def detect_encoding(path: Path, *, refuse_mixed: bool = True) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (with a BOM, or plain ASCII-range text without), or a
+    recognised legacy encoding.
+
+    A file that is UTF-8 with some lines in another encoding is refused, naming those lines; with
+    ``refuse_mixed=False`` it is read in the legacy encoding (for a reader that names the garbled rows).
+    """
     with path.open("rb") as fh:
-        head = fh.read(4)
+        head = fh.read(4096)
         if head.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16"
+        if utf16 := _utf16_without_bom(head):
+            return utf16
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         sample = b""
+        multibyte = False
         while chunk := fh.read(1 << 20):
             if b"\x00" in chunk:
                 raise TableError(FILE_NOT_TEXT)
@@ -152,13 +194,45 @@ def detect_encoding(path: Path) -> str:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
+                at = min(max(exc.start, 0), len(chunk))
+                if refuse_mixed and (multibyte or not chunk[:at].isascii()):
+                    # Real UTF-8 up to here, then a byte that is not: a file pasted together from two
+                    # encodings. Reading it all as cp1252 would garble every accent of the UTF-8 lines.
+                    raise TableError(FILE_ENCODING_MIXED.format(lines=_lines_not_utf8(path)))
                 bad = chunk[max(0, exc.start - 2000) : exc.start + 2000]
                 return _guess_legacy(sample + bad)
+            multibyte = multibyte or not chunk.isascii()
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return _guess_legacy(sample)
     return "utf-8"
+
+
+def _lines_not_utf8(path: Path, limit: int = 5) -> str:
+    """'line 7' or 'lines 7, 9, 12': the first lines of the file that are not UTF-8."""
+    found = []
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                found.append(str(number))
+                if len(found) == limit:
+                    break
+    return ("line " if len(found) == 1 else "lines ") + ", ".join(found)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' for text saved as UTF-16 without a BOM (every other byte zero)."""
+    if len(head) < 8 or b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) >= 0.7 * len(odd) and not even.count(0):
+        return "utf-16-le"
+    if even.count(0) >= 0.7 * len(even) and not odd.count(0):
+        return "utf-16-be"
+    return None
 
 
 def _guess_legacy(sample: bytes) -> str:
@@ -205,12 +279,17 @@ def read_csv(
     expected: Iterable[str] | None = None,
     header_row: int | None = None,
     encoding: str | None = None,
+    refuse_mixed: bool = True,
 ) -> Table:
     check_size(path)
-    encoding = encoding or detect_encoding(path)
+    encoding = encoding or detect_encoding(path, refuse_mixed=refuse_mixed)
     csv.field_size_limit(MAX_CELL_CHARS + 1)
     stream = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the generator
-    sample_text = stream.read(64 * 1024)
+    try:
+        sample_text = stream.read(64 * 1024)
+    except UnicodeDecodeError:  # an encoding given by the caller that the file does not have
+        stream.close()
+        raise TableError(FILE_ENCODING_UNKNOWN) from None
     if not sample_text.strip():
         stream.close()
         raise TableError(FILE_EMPTY)
@@ -263,22 +342,49 @@ def _cell_text(value) -> str:
 
 
 def _check_zip(path: Path) -> None:
+    """Refuse a workbook that unpacks to too much, or one part of which is compressed like a zip bomb.
+
+    The declared sizes can be trusted: both zip readers (Python's and calamine's) stop with an error
+    at a part that unpacks to more than its declared size.
+    """
     if not zipfile.is_zipfile(path):
         return
-    with zipfile.ZipFile(path) as zf:
-        unpacked = sum(info.file_size for info in zf.infolist())
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise TableError(FILE_XLSX_BROKEN.format(reason=str(exc)[:200] or type(exc).__name__))
+    unpacked = sum(info.file_size for info in infos)
     if unpacked > max(settings.MAX_UPLOAD_BYTES * 5, 50 * 2**20):
         raise TableError(FILE_XLSX_BOMB.format(size_mb=unpacked / 2**20))
+    for info in infos:
+        squeezed = info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1)
+        if squeezed and info.file_size > ZIP_RATIO_CHECKED_FROM:
+            raise TableError(FILE_XLSX_BOMB.format(size_mb=unpacked / 2**20))
+
+
+@contextmanager
+def _workbook_errors():
+    """Calamine's errors (and a panic in its Rust code) as a TableError naming the reason."""
+    try:
+        yield
+    except TableError:
+        raise
+    except Exception as exc:  # calamine raises its own error types, and OSError/ValueError
+        raise TableError(FILE_XLSX_BROKEN.format(reason=str(exc)[:200] or type(exc).__name__)) from None
+    except BaseException as exc:
+        # pyo3 turns a Rust panic into PanicException, a BaseException: a broken file, not a stop.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise TableError(FILE_XLSX_BROKEN.format(reason=str(exc)[:200] or "unreadable")) from None
 
 
 def sheet_names(path: Path) -> list[str]:
     from python_calamine import CalamineWorkbook
 
     _check_zip(path)
-    try:
+    with _workbook_errors():
         return list(CalamineWorkbook.from_path(str(path)).sheet_names)
-    except Exception as exc:  # calamine raises its own error types
-        raise TableError(FILE_XLSX_BROKEN.format(reason=str(exc)[:200]))
 
 
 def read_xlsx(
@@ -292,11 +398,11 @@ def read_xlsx(
 
     check_size(path)
     _check_zip(path)
-    try:
+    with _workbook_errors():
         workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:
-        raise TableError(FILE_XLSX_BROKEN.format(reason=str(exc)[:200]))
-    names = list(workbook.sheet_names)
+        names = list(workbook.sheet_names)
+    if not names:
+        raise TableError(FILE_EMPTY)
     expected_set = {normalise_header(e) for e in expected} if expected else None
     if sheet is not None:
         if sheet not in names:
@@ -306,22 +412,27 @@ def read_xlsx(
         # Pick the sheet whose header best matches what the importer expects.
         chosen, best = names[0], -1.0
         for name in names:
-            rows = workbook.get_sheet_by_name(name).iter_rows()
-            sample = [[_cell_text(c) for c in r] for _, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)]
+            with _workbook_errors():
+                rows = workbook.get_sheet_by_name(name).iter_rows()
+                sample = [
+                    [_cell_text(c) for c in r] for _, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)
+                ]
             score = max((_header_score(r, expected_set) for r in sample), default=0)
             if score > best:
                 chosen, best = name, score
     else:
         chosen = names[0]
-    sheet_obj = workbook.get_sheet_by_name(chosen)
+    with _workbook_errors():
+        sheet_obj = workbook.get_sheet_by_name(chosen)
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
-        for i, row in enumerate(sheet_obj.iter_rows(), start=1):
-            # Most cells are already text: convert only the others (this loop is the hot path).
-            cells = [c if c.__class__ is str else _cell_text(c) for c in row]
-            if max(map(len, cells), default=0) > MAX_CELL_CHARS:
-                raise TableError(FILE_CELL_TOO_LARGE.format(row=i, limit=MAX_CELL_CHARS))
-            yield i, cells
+        with _workbook_errors():
+            for i, row in enumerate(sheet_obj.iter_rows(), start=1):
+                # Most cells are already text: convert only the others (this loop is the hot path).
+                cells = [c if c.__class__ is str else _cell_text(c) for c in row]
+                if max(map(len, cells), default=0) > MAX_CELL_CHARS:
+                    raise TableError(FILE_CELL_TOO_LARGE.format(row=i, limit=MAX_CELL_CHARS))
+                yield i, cells
 
     table = _table_from_rows(numbered(), expected=expected_set, header_row=header_row)
     table.sheet = chosen
@@ -343,6 +454,11 @@ def _table_from_rows(rows: Iterator[tuple[int, list[str]]], *, expected, header_
         if closer:
             closer()
         raise TableError(FILE_EMPTY)
+    wide = next(((number, len(cells)) for number, cells in sample if len(cells) > MAX_COLUMNS), None)
+    if wide:  # before any header scoring, which would look at every one of a million cells
+        if closer:
+            closer()
+        raise TableError(FILE_TOO_MANY_COLUMNS.format(row=wide[0], count=wide[1], limit=MAX_COLUMNS))
     index = _pick_header([cells for _, cells in sample], expected_set, header_row)
     header_line, header_cells = sample[index]
     columns = _columns(header_cells, header_line)
@@ -359,7 +475,7 @@ def _table_from_rows(rows: Iterator[tuple[int, list[str]]], *, expected, header_
             for number, cells in itertools.chain(rest, rows):
                 if len(cells) < width:
                     cells = cells + pad[: width - len(cells)]
-                values = [c.strip() for c in cells]
+                values = clean_cells(cells)
                 if not any(values):
                     continue
                 yield number, dict(zip(columns, values, strict=False))
@@ -377,15 +493,35 @@ def read_table(
     expected: Iterable[str] | None = None,
     header_row: int | None = None,
     encoding: str | None = None,
+    refuse_mixed: bool = True,
 ) -> Table:
     """Open a CSV/TSV/TXT or XLSX/XLSM/XLS/ODS file as a streaming table."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in {".csv", ".tsv", ".txt", ""}:
-        return read_csv(path, expected=expected, header_row=header_row, encoding=encoding)
+        return read_csv(
+            path, expected=expected, header_row=header_row, encoding=encoding, refuse_mixed=refuse_mixed
+        )
     if suffix in {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}:
         return read_xlsx(path, sheet=sheet, expected=expected, header_row=header_row)
     raise TableError(FILE_FORMAT_UNKNOWN.format(suffix=suffix))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+# A cell starting with one of these is run as a formula by spreadsheet programs ("CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A text cell a spreadsheet would treat as a formula gets a leading single quote.
+
+    Every CSV or XLSX the project writes passes its text cells through here: imported text
+    ("=HYPERLINK(...)" as a site name) must come out as text, not run on the reader's machine.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def sniff_kind(path: Path) -> str:
@@ -400,5 +536,5 @@ def sniff_kind(path: Path) -> str:
     if stripped.startswith((b"{", b"[")):
         return "json"
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "unknown"
+        return "csv" if _utf16_without_bom(head) else "unknown"
     return "csv"

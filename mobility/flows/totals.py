@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, Sum
 
 from mobility.core.models import Operation
+from mobility.core.tables import neutralise
 
 from .models import FlowCount
 
@@ -67,10 +68,16 @@ def flow_totals(
 
 
 def totals_csv(rows: list[TotalRow]) -> str:
-    """The CSV the CLI prints: a header, then one line per FMP and direction."""
+    """The CSV the CLI prints: a header, then one line per FMP and direction.
+
+    Names that a spreadsheet would run as formulas get a leading quote; a line break inside a name
+    is quoted (CSV's own line ends, so it cannot start a row).
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(TOTALS_HEADER)
     for r in rows:
-        writer.writerow([r.fmp_code, r.fmp_name, r.direction, r.records, r.individuals])
+        writer.writerow(
+            [neutralise(r.fmp_code), neutralise(r.fmp_name), r.direction, r.records, r.individuals]
+        )
     return out.getvalue()

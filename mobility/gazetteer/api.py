@@ -8,7 +8,7 @@ from typing import Literal
 from django.http import Http404
 from ninja import Field, Query, Router, Schema
 
-from mobility.core.apitools import READ_AUTH, PageParams, hapi_page
+from mobility.core.apitools import READ_AUTH, PageParams, Problem, hapi_page
 
 from . import selectors
 from .filters import AreaFilter
@@ -219,7 +219,11 @@ class AreaDetail(AreaOut):
     aliases: list[str]
 
 
-@router.get("/areas/{location_code}/{pcode}", response=AreaDetail, summary="One area with its tree")
+@router.get(
+    "/areas/{location_code}/{pcode}",
+    response={200: AreaDetail, 404: Problem},
+    summary="One area with its tree",
+)
 def area_detail(request, location_code: str, pcode: str):
     """An area, its ancestors, its children and its known aliases."""
     area = selectors.area_get(country=location_code, pcode=pcode)
@@ -278,7 +282,11 @@ def versions(request, location_code: str | None = None):
     return GazetteerVersion.objects.order_by("country_iso3", "-valid_from", "-id")
 
 
-@router.get("/versions/{version_id}/changes", response=list[ChangeOut], summary="Changes of an edition")
+@router.get(
+    "/versions/{version_id}/changes",
+    response={200: list[ChangeOut], 404: Problem},
+    summary="Changes of an edition",
+)
 def version_changes(request, version_id: int):
     """P-codes added, removed, renamed or re-parented when this edition replaced the previous one."""
     version = GazetteerVersion.objects.filter(pk=version_id).first()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from django.db.models import Q
 from ninja import Field, Schema
 
@@ -13,7 +11,8 @@ class AreaFilter(Schema):
 
     location_code: str | None = Field(None, description="ISO3 country code, e.g. MOZ")
     location_name: str | None = Field(None, description="Country name (case-insensitive, part of the name)")
-    admin_level: Literal[0, 1, 2, 3, 4, 5] | None = Field(None, description="Admin level of the areas")
+    # An int with bounds, not Literal[0, ..., 5]: a query string's "1" is text, which a Literal refuses.
+    admin_level: int | None = Field(None, ge=0, le=5, description="Admin level of the areas")
     admin1_code: str | None = Field(None, description="Admin-1 p-code, e.g. MZ01")
     admin1_name: str | None = Field(None, description="Admin-1 name (accents and case ignored)")
     admin2_code: str | None = Field(None, description="Admin-2 p-code, e.g. MZ0101")

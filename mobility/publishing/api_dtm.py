@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import DataError
 from django.db.models import Q, Value
 from django.db.models.functions import Upper
 from django.db.models.lookups import Exact
@@ -41,6 +42,7 @@ api = NinjaAPI(
 NOT_AVAILABLE = "Not available"
 PARAMS_REQUIRED = "At least one of the following parameters is required: Operation, CountryName, Admin0Pcode"
 INVALID_PARAMETER = "Invalid value for {field}: {message}"
+VALUE_NOT_SEARCHABLE = "A value in the request cannot be searched (a NUL character, or a number too large)."
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 
 _COMMON = ("operation", "admin0Name", "admin0Pcode")
@@ -88,6 +90,67 @@ _CELL_COLUMNS = (
 )
 
 
+class DisplacementRecord(Schema):
+    """One DTM displacement record; ``id`` from admin 1 on, admin 1 and 2 names and p-codes as deep as the level."""
+
+    id: int | None = None
+    operation: str
+    admin0Name: str  # noqa: N815 - DTM's names
+    admin0Pcode: str  # noqa: N815
+    admin1Name: str | None = None  # noqa: N815
+    admin1Pcode: str | None = None  # noqa: N815
+    admin2Name: str | None = None  # noqa: N815
+    admin2Pcode: str | None = None  # noqa: N815
+    numPresentIdpInd: int | None  # noqa: N815 - null when the cell is suppressed
+    reportingDate: str  # noqa: N815
+    yearReportingDate: int  # noqa: N815
+    monthReportingDate: int  # noqa: N815
+    roundNumber: int  # noqa: N815
+    displacementReason: str  # noqa: N815
+    numberMales: int | None  # noqa: N815
+    numberFemales: int | None  # noqa: N815
+    idpOriginAdmin1Name: str  # noqa: N815
+    idpOriginAdmin1Pcode: str  # noqa: N815
+    assessmentType: str  # noqa: N815
+
+
+class CountryRow(Schema):
+    admin0Name: str  # noqa: N815
+    admin0Pcode: str  # noqa: N815
+
+
+class OperationRow(Schema):
+    operation: str
+    operationStatus: str  # noqa: N815
+    admin0Name: str  # noqa: N815
+    admin0Pcode: str  # noqa: N815
+
+
+class Envelope(Schema):
+    """DTM's answer shape; ``result`` is null and ``errorMessages`` say why when ``isSuccess`` is false."""
+
+    statusCode: int  # noqa: N815
+    isSuccess: bool  # noqa: N815
+    errorMessages: list[str]  # noqa: N815
+    totalRecordsCount: int  # noqa: N815
+
+
+class DisplacementEnvelope(Envelope):
+    result: list[DisplacementRecord] | None
+
+
+class CountryEnvelope(Envelope):
+    result: list[CountryRow] | None
+
+
+class OperationEnvelope(Envelope):
+    result: list[OperationRow] | None
+
+
+# The handlers answer JsonResponse themselves; these document it (400: a missing or invalid filter).
+DISPLACEMENT_ANSWERS = {200: DisplacementEnvelope, 400: DisplacementEnvelope}
+
+
 def envelope(result, *, status: int = 200, errors: list[str] | None = None) -> JsonResponse:
     """DTM's answer shape."""
     ok = not errors
@@ -111,6 +174,12 @@ def _invalid(request, exc: NinjaValidationError):
         field = ".".join(str(p) for p in error.get("loc", [])[1:]) or "request"
         messages.append(INVALID_PARAMETER.format(field=field, message=error.get("msg", "invalid")))
     return envelope(None, status=400, errors=messages)
+
+
+@api.exception_handler(DataError)
+def _not_searchable(request, exc: DataError):
+    # PostgreSQL cannot search text holding a NUL character: the caller's value, so a 400 (never a 500).
+    return envelope(None, status=400, errors=[VALUE_NOT_SEARCHABLE])
 
 
 def caller(request):
@@ -281,19 +350,34 @@ def _displacement(request, filters: DisplacementFilter, level: int):
     return envelope(displacement_records(level=level, filters=filters))
 
 
-@api.get("/displacement/admin0", summary="IDPs by country (DTM API v3)", tags=["displacement"])
+@api.get(
+    "/displacement/admin0",
+    response=DISPLACEMENT_ANSWERS,
+    summary="IDPs by country (DTM API v3)",
+    tags=["displacement"],
+)
 def admin0(request, filters: Query[DisplacementFilter]):
     """Country-level IDP records: one per operation, round, assessment type, reason and origin."""
     return _displacement(request, filters, 0)
 
 
-@api.get("/displacement/admin1", summary="IDPs by admin 1 (DTM API v3)", tags=["displacement"])
+@api.get(
+    "/displacement/admin1",
+    response=DISPLACEMENT_ANSWERS,
+    summary="IDPs by admin 1 (DTM API v3)",
+    tags=["displacement"],
+)
 def admin1(request, filters: Query[DisplacementFilter]):
     """Admin-1 IDP records (with `id`, `admin1Name`, `admin1Pcode`)."""
     return _displacement(request, filters, 1)
 
 
-@api.get("/displacement/admin2", summary="IDPs by admin 2 (DTM API v3)", tags=["displacement"])
+@api.get(
+    "/displacement/admin2",
+    response=DISPLACEMENT_ANSWERS,
+    summary="IDPs by admin 2 (DTM API v3)",
+    tags=["displacement"],
+)
 def admin2(request, filters: Query[DisplacementFilter]):
     """Admin-2 IDP records (with the admin-1 and admin-2 names and p-codes)."""
     return _displacement(request, filters, 2)
@@ -319,7 +403,12 @@ def _published_countries() -> list[tuple[str, str, str, str]]:
     return sorted((op, names[code], code, status) for op, code, status in operations)
 
 
-@api.get("/displacement/country-list", summary="Countries with published displacement data", tags=["lists"])
+@api.get(
+    "/displacement/country-list",
+    response=CountryEnvelope,
+    summary="Countries with published displacement data",
+    tags=["lists"],
+)
 def country_list(request):
     """`admin0Name`, `admin0Pcode` of every country with published displacement figures."""
     caller(request)
@@ -328,7 +417,10 @@ def country_list(request):
 
 
 @api.get(
-    "/displacement/operation-list", summary="Operations with published displacement data", tags=["lists"]
+    "/displacement/operation-list",
+    response=OperationEnvelope,
+    summary="Operations with published displacement data",
+    tags=["lists"],
 )
 def operation_list(request):
     """`operation`, `operationStatus` (Active / Inactive), `admin0Name`, `admin0Pcode` per operation."""

@@ -15,6 +15,7 @@ import zipfile
 import shapely
 from openpyxl import Workbook
 
+from mobility.core.tables import neutralise  # noqa: F401 - re-exported: the one rule for every export
 from mobility.gazetteer.models import AdminArea
 
 from .models import PublishedCell, Release
@@ -73,14 +74,6 @@ COLUMNS: list[tuple[str, str, object]] = [
 ]
 HEADERS = [name for name, _, _ in COLUMNS]
 HXL_TAGS = [tag for _, tag, _ in COLUMNS]
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """A text cell a spreadsheet would treat as a formula gets a leading single quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def export_name(release: Release, ext: str) -> str:

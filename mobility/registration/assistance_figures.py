@@ -28,6 +28,7 @@ from mobility.core.models import Operation
 from mobility.core.permissions import Action, can
 from mobility.core.sadd import AgeBands
 from mobility.core.services import audit_record
+from mobility.core.tables import neutralise
 from mobility.flows.visibility import disclosure_threshold
 from mobility.publishing import disclosure as dc
 
@@ -563,8 +564,9 @@ def count_row(c, *, operation: Operation, as_of: dt.date) -> dict:
 
 def figures_csv(rows: list[dict], fields: list[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    # CRLF (RFC 4180): a CR inside a value is quoted too, and cannot start a row of its own.
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in fields})
+        writer.writerow({k: "" if row.get(k) is None else neutralise(row.get(k)) for k in fields})
     return buffer.getvalue()

@@ -457,7 +457,7 @@ def assistance_publish(request, operation):
         publication = assistance_figures.assistance_publish(
             operation=operation, period=request.POST.get("period", ""), by=request.user
         )
-    except (ValidationError, PermissionDenied) as exc:
+    except ValidationError as exc:  # a refusal (PermissionDenied) is a 403, as on every other page
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
         messages.success(

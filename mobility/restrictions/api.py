@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from mobility.core.apitools import READ_AUTH, OutputFormat, PageParams, hapi_page
+from mobility.core.apitools import NOT_FOUND_EXTRA, READ_AUTH, OutputFormat, PageParams, hapi_page
 from mobility.core.models import Operation
 
 from . import selectors
@@ -131,7 +131,10 @@ def _for_format(rows: list[dict], page: PageParams, fields: list[str]) -> tuple[
     return flat, [f for f in fields if f not in CSV_DROPPED]
 
 
-@router.get("/points-of-entry", summary="Points of entry with their status on a date")
+# An unknown operation slug in the filter is a 404 (documented, with the CSV answer, in the spec).
+@router.get(
+    "/points-of-entry", summary="Points of entry with their status on a date", openapi_extra=NOT_FOUND_EXTRA
+)
 def points_of_entry(request, filters: Query[PointsFilter], page: Query[PageParams]):
     """Every point of entry and key location of internal mobility with its status in force on ``date``."""
     day = filters.date or timezone.localdate()
@@ -149,7 +152,7 @@ def points_of_entry(request, filters: Query[PointsFilter], page: Query[PageParam
     return hapi_page(rows, page.model_copy(update={"offset": 0}), fields=fields, filename="points-of-entry")
 
 
-@router.get("/status-changes", summary="Change log of point-of-entry statuses")
+@router.get("/status-changes", summary="Change log of point-of-entry statuses", openapi_extra=NOT_FOUND_EXTRA)
 def status_changes(request, filters: Query[ChangesFilter], page: Query[PageParams]):
     """Every status record, newest first, with the fields that changed against the point's previous record."""
     rows = selectors.status_change_log(
@@ -187,7 +190,11 @@ def _travel_row(r: TravelRestriction) -> dict:
     }
 
 
-@router.get("/travel", summary="Travel restrictions between countries in force on a date")
+@router.get(
+    "/travel",
+    summary="Travel restrictions between countries in force on a date",
+    openapi_extra=NOT_FOUND_EXTRA,
+)
 def travel(request, filters: Query[TravelFilter], page: Query[PageParams]):
     """Restrictions in force on ``date`` (imposing country → country, region or everyone, and kind)."""
     qs = (

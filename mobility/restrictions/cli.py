@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from mobility.core.command import import_file
 from mobility.core.models import Operation
+from mobility.core.tables import neutralise
 
 from . import selectors, services
 from .api import POINT_FIELDS
@@ -107,10 +108,10 @@ def _cell(value) -> str:
 
 def write_csv(command, rows: list[dict], fields: list[str]) -> None:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180: a CR inside a value is quoted too
     writer.writerow(fields)
     for row in rows:
-        writer.writerow([_cell(row.get(f)) for f in fields])
+        writer.writerow([neutralise(_cell(row.get(f))) for f in fields])
     command.stdout.write(buffer.getvalue(), ending="")
 
 

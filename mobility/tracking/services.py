@@ -245,6 +245,13 @@ def assessments_write(
     by_round: dict[tuple[int, str], list[AssessmentRecord]] = defaultdict(list)
     for record in records:
         by_round[(record.round_id, record.assessment_type)].append(record)
+    # Writers of one round take turns (two files of a round imported at once): the second reads what the
+    # first stored, instead of inserting the same places beside it (PostgreSQL: a duplicate key error,
+    # or a deadlock in the analytics refresh). SQLite's write lock already serialises them.
+    round_ids = sorted({round_id for round_id, _ in by_round})
+    list(
+        Round.objects.select_for_update().filter(pk__in=round_ids).order_by("pk").values_list("pk", flat=True)
+    )
     rounds_touched = set()
     for (round_id, assessment_type), batch in by_round.items():
         # A round that holds nothing of this type yet needs no comparison at all.

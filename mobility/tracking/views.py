@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from mobility.core.models import Operation, PopulationGroup
 from mobility.core.permissions import Action, can, operations_for
+from mobility.core.tables import neutralise
 
 from . import selectors
 from .events import open_alerts
@@ -61,20 +62,13 @@ def visible_operations(user):
     return mine + list(public.distinct().order_by("name"))
 
 
-def _neutral(value):
-    """Text cells that a spreadsheet would run as a formula get a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def _csv(filename: str, header: list[str], rows) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_neutral(v) for v in row])
+        writer.writerow([neutralise(v) for v in row])
     return response
 
 

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from mobility.core.models import Operation, PopulationGroup, Round
 from mobility.core.permissions import Action, can
+from mobility.core.tables import neutralise
 from mobility.gazetteer.models import Location
 
 from . import events as ett
@@ -390,20 +391,13 @@ def ett_since_last_round(request, operation):
         writer = csv.writer(response)
         writer.writerow(ett.ETT_CSV_COLUMNS)
         for row in ett.ett_comparison_rows(comparison):
-            writer.writerow([_csv_safe(v) for v in row])
+            writer.writerow([neutralise(v) for v in row])
         return response
     return render(
         request,
         "tracking/event_since_round.html",
         _context(request, operation, "ett", rounds=rounds, chosen=chosen, comparison=comparison),
     )
-
-
-def _csv_safe(value):
-    """Neutralise text that a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 # --- sites -----------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ import copy
 import datetime as dt
 import hashlib
 import html
+import io
 import re
+import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -245,9 +247,20 @@ def test_a_file_that_is_not_a_workbook_is_refused_with_a_reason(client, data_man
         {"operation": operation.pk, "file": SimpleUploadedFile("form.pdf", b"%PDF-1.4")},
     )
     assert response.status_code == 200 and "form.pdf is not one" in response.content.decode()
+    # Bytes that are no workbook at all are refused while they arrive (mobility.core.uploads).
     response = client.post(
         reverse("collection:forms"),
         {"operation": operation.pk, "file": SimpleUploadedFile("form.xlsx", b"not a zip")},
+    )
+    assert response.status_code == 200 and "is not an Excel workbook (.xlsx)" in response.content.decode()
+    # An Office file that is not a workbook (a .docx renamed) reaches pyxform, which says why.
+    docx = io.BytesIO()
+    with zipfile.ZipFile(docx, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<document/>")
+    response = client.post(
+        reverse("collection:forms"),
+        {"operation": operation.pk, "file": SimpleUploadedFile("form.xlsx", docx.getvalue())},
     )
     assert response.status_code == 400 and "could not be opened" in response.content.decode()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -174,3 +175,13 @@ def test_a_profile_of_an_earlier_job_can_be_reused(db, tmp_path):
         "import", "profile", str(path), "--operation", somalia.slug, "--profile", f"job:{job.pk}", "--quiet"
     )
     assert "created 0, updated 0, unchanged 524" in out
+
+
+def test_totals_csv_keeps_formula_names_as_text_and_line_breaks_inside_their_cell():
+    from mobility.flows.totals import TotalRow, totals_csv
+
+    text = totals_csv(
+        [TotalRow(fmp_code="=1+1", fmp_name="Bridge\rNorth", direction="in", records=1, individuals=3)]
+    )
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[1] == ["'=1+1", "Bridge\rNorth", "in", "1", "3"]

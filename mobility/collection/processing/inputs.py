@@ -130,7 +130,8 @@ class Plan:
 
 def _csv(header: list[str], rows: list[dict]) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF: an answer holding a CR (XML keeps "&#13;") is quoted, so it cannot split the row in two.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow([row.get(c, "") for c in header])

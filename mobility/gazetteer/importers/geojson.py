@@ -19,7 +19,7 @@ from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity
 
 from mobility.core.imports import Counts, ImportFailed, ReadResult, RowError, job_path, register
-from mobility.core.tables import check_size
+from mobility.core.tables import check_size, clean_text
 
 from ..models import AdminArea, GazetteerVersion
 from ..services.versions import countries, simple_normalize
@@ -42,6 +42,10 @@ GEOMETRY_MISSING = "feature {index} ({pcode}) has no geometry."
 GEOMETRY_UNREADABLE = "feature {index} ({pcode}): the geometry cannot be read: {reason}."
 GEOMETRY_NOT_POLYGON = "feature {index} ({pcode}) is a {kind}; boundaries must be Polygon or MultiPolygon."
 GEOMETRY_INVALID = "feature {index} ({pcode}): the geometry is not valid: {reason}."
+GEOMETRY_NOT_WGS84 = (
+    "feature {index} ({pcode}): the coordinates lie outside longitude -180..180 and latitude -90..90; "
+    "boundaries must be in WGS84 (EPSG:4326) degrees."
+)
 FEATURE_UNMATCHED = "feature {index}: {value!r} is not a {join} of {country} in its current gazetteer."
 FEATURE_AMBIGUOUS = "feature {index}: the name {value!r} fits several areas ({pcodes})."
 FEATURE_DUPLICATE = (
@@ -50,6 +54,8 @@ FEATURE_DUPLICATE = (
 
 # Rough share of features that must join for a property to count as the join key.
 JOIN_MIN_SHARE = 0.5
+# Longer property values are no area's name: not normalised for the name join (that costs seconds a MB).
+MAX_NAME_CHARS = 500
 
 
 @dataclass
@@ -96,7 +102,16 @@ def _scalar(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return clean_text(str(value))
+
+
+def _properties(feature: dict) -> dict:
+    """A feature's properties; anything but a JSON object there counts as none."""
+    properties = feature.get("properties")
+    if not isinstance(properties, dict):
+        return {}
+    # Names go into messages and row errors: no control characters or lone surrogates in them.
+    return {clean_text(key)[:200]: value for key, value in properties.items()}
 
 
 def _find_country(profile, features: list[dict]) -> str | None:
@@ -106,7 +121,7 @@ def _find_country(profile, features: list[dict]) -> str | None:
         return country
     values: dict[str, set[str]] = defaultdict(set)
     for feature in features[:200]:
-        for key, value in (feature.get("properties") or {}).items():
+        for key, value in _properties(feature).items():
             values[key].add(_scalar(value).upper())
     for found in values.values():
         if len(found) == 1 and (code := next(iter(found))) in countries():
@@ -120,7 +135,8 @@ def read_boundaries(job, progress) -> ReadResult:
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
         raise ImportFailed(GEOJSON_NOT_FEATURES.format(found=found))
-    features = [f if isinstance(f, dict) else {} for f in (doc.get("features") or [])]
+    listed = doc.get("features")
+    features = [f if isinstance(f, dict) else {} for f in (listed if isinstance(listed, list) else [])]
     if not features:
         raise ImportFailed(GEOJSON_NO_FEATURES)
     profile = job.profile
@@ -134,10 +150,10 @@ def read_boundaries(job, progress) -> ReadResult:
     by_pcode: dict[str, list[tuple]] = defaultdict(list)
     for area in areas:
         by_pcode[area[2]].append(area)
-    keys = sorted({k for f in features for k in (f.get("properties") or {})})
+    keys = sorted({k for f in features for k in _properties(f)})
     hits: Counter = Counter()
     for feature in features:
-        for key, value in (feature.get("properties") or {}).items():
+        for key, value in _properties(feature).items():
             for area in by_pcode.get(_scalar(value), ()):
                 hits[(key, area[1])] += 1
     join_by, join_key, best_hits = "p-code", "", 0
@@ -164,7 +180,7 @@ def read_boundaries(job, progress) -> ReadResult:
                     best=join_key,
                     hits=best_hits,
                     total=len(features),
-                    keys=", ".join(keys[:30]),
+                    keys=", ".join(k[:60] for k in keys[:30]),
                 )
             )
     else:
@@ -191,7 +207,7 @@ def read_boundaries(job, progress) -> ReadResult:
     progress.start(len(features), "checking geometry")
     for index, feature in enumerate(features, start=1):
         progress.advance()
-        value = _scalar((feature.get("properties") or {}).get(join_key))
+        value = _scalar(_properties(feature).get(join_key))
         found = find(value) if value else []
         if not found:
             if skip_unmatched:
@@ -247,8 +263,8 @@ def _name_join(features, areas) -> tuple[str, str, int | None, int, Callable[[st
 
     values: dict[str, list[str]] = defaultdict(list)
     for feature in features:
-        for key, value in (feature.get("properties") or {}).items():
-            if isinstance(value, str) and value.strip():
+        for key, value in _properties(feature).items():
+            if isinstance(value, str) and value.strip() and len(value) <= MAX_NAME_CHARS:
                 values[key].append(value)
     best = ("", None, 0)
     for key, names in values.items():
@@ -277,7 +293,10 @@ def _check_geometry(index: int, pcode: str, geometry) -> tuple[str, tuple] | str
         return GEOMETRY_NOT_POLYGON.format(index=index, pcode=pcode, kind=kind)
     if geom.is_empty or not geom.is_valid:
         reason = "empty" if geom.is_empty else explain_validity(geom)
-        return GEOMETRY_INVALID.format(index=index, pcode=pcode, reason=reason)
+        return GEOMETRY_INVALID.format(index=index, pcode=pcode, reason=reason[:200])
+    min_lon, min_lat, max_lon, max_lat = geom.bounds
+    if min_lon < -180 or max_lon > 180 or min_lat < -90 or max_lat > 90:
+        return GEOMETRY_NOT_WGS84.format(index=index, pcode=pcode)
     return geometry_text(geometry), tuple(round(v, COORDINATE_DECIMALS) for v in geom.bounds)
 
 

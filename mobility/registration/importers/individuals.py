@@ -241,7 +241,9 @@ class IndividualsImporter:
         uploader_check(job, operation)
         profile = job.profile or {}
         mapping = profile.get("mapping") or {}
-        table = read_table(job_path(job), expected=[*TEMPLATE_COLUMNS, *mapping.values()])
+        # A file mixing UTF-8 and cp1252 rows is read, not refused: the garbled rows are named one by
+        # one (ROW_MOJIBAKE), which tells a registrar more than the lines where the encoding changes.
+        table = read_table(job_path(job), expected=[*TEMPLATE_COLUMNS, *mapping.values()], refuse_mixed=False)
         columns, ignored = column_map(table.columns, mapping)
         shown = {target: source for source, target in columns.items()}  # how errors name a column
         missing = [c for c in REQUIRED_COLUMNS if c not in shown]

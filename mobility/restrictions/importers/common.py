@@ -17,6 +17,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from mobility.core.imports import ImportFailed
+from mobility.core.tables import MAX_COUNT
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "data" / "profiles"
 
@@ -28,6 +29,7 @@ NO_OPERATION = _("Choose the operation these rows belong to (--operation SLUG)."
 DATE_INVALID = _("is not a date in the form {form}")
 INT_INVALID = _("is not a whole number")
 INT_NEGATIVE = _("is negative")
+INT_TOO_LARGE = _("is larger than any count (at most 2,147,483,647)")
 CHOICE_UNKNOWN = _("is not one of {allowed}")
 REQUIRED = _("is empty; it is required")
 
@@ -109,6 +111,8 @@ def count_parse(text: str) -> int | None:
         raise CellError(str(INT_INVALID))
     if number < 0:
         raise CellError(str(INT_NEGATIVE))
+    if number > MAX_COUNT:
+        raise CellError(str(INT_TOO_LARGE))
     return int(number)
 
 
@@ -155,6 +159,10 @@ _INLINE_TAGS = {"a", "b", "strong", "i", "em", "u", "span", "font", "sup", "sub"
 _SKIP_TAGS = {"script", "style"}
 _KNOWN = sorted(_BLOCK_TAGS | _INLINE_TAGS | _SKIP_TAGS | {"tbody", "thead", "img"}, key=len, reverse=True)
 _NOT_A_TAG = re.compile(r"<(?!\s*/?\s*(?:" + "|".join(_KNOWN) + r")\b)", re.IGNORECASE)
+# A "<" whose tag never closes (no ">" before the next "<"): text, not a tag. html.parser would look
+# for the ">" from every such "<" to the end of the cell, which is quadratic ("<a " 30,000 times
+# takes minutes); escaped first, the parser sees text and reads the cell in one pass.
+_UNCLOSED_TAG = re.compile(r"<(?![^<>]*>)")
 _TYPO_TAGS = (
     (re.compile(r"<ahref=", re.IGNORECASE), "<a href="),  # WFP cells write "<ahref=..."
     (re.compile(r"<b[et]\s*>", re.IGNORECASE), "<br>"),  # "<be>", "<bt>" typed for "<br>"
@@ -222,6 +230,7 @@ def html_to_text(value: str, *, max_chars: int = 20_000) -> tuple[str, list[dict
     for pattern, replacement in _TYPO_TAGS:
         value = pattern.sub(replacement, value)
     value = _NOT_A_TAG.sub("&lt;", value)
+    value = _UNCLOSED_TAG.sub("&lt;", value)
     parser = _TextParser()
     parser.feed(value)
     parser.close()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from mobility.core.imports import Counts, ImportFailed, ReadResult, RowError, job_path, register
 from mobility.core.models import Operation, PopulationGroup
-from mobility.core.tables import read_table
+from mobility.core.tables import MAX_COUNT, check_size, clean_text, read_table
 from mobility.gazetteer.models import AdminArea, GazetteerVersion
 from mobility.gazetteer.services.versions import countries
 
@@ -57,6 +57,7 @@ COUNTRY_UNKNOWN = "is not an ISO3 country code"
 VALUE_MISSING = "is missing"
 COUNT_NEGATIVE = "is negative"
 COUNT_NOT_WHOLE = "is not a whole number"
+COUNT_TOO_LARGE = "is larger than any count (at most 2,147,483,647)"
 DATE_INVALID = "is not a date (YYYY-MM-DD)"
 ROUND_INVALID = "is not a round number (0 or more)"
 ASSESSMENT_TYPE_UNKNOWN = "is not a DTM assessment type (BA or SA)"
@@ -122,6 +123,8 @@ def _whole(value) -> tuple[int | None, str | None]:
             number = int(as_float)
     if number < 0:
         return None, COUNT_NEGATIVE
+    if number > MAX_COUNT:
+        return None, COUNT_TOO_LARGE
     return number, None
 
 
@@ -134,7 +137,10 @@ def _date(value) -> dt.date | None:
 
 
 def _text(value) -> str:
-    return "" if value is None else str(value).strip()
+    """A JSON value as text: nothing for null, an object or a list (never a text to read)."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return clean_text(str(value))
 
 
 def _code(value) -> str:
@@ -381,14 +387,18 @@ class DtmApiJsonImporter:
     label = "DTM API v3 displacement response (JSON)"
 
     def read(self, *, job, progress) -> ReadResult:
+        check_size(job_path(job))
         try:
             with job_path(job).open(encoding="utf-8-sig") as fh:
                 payload = json.load(fh)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested thousands deep, which no DTM response is.
             raise ImportFailed(NOT_DTM_JSON) from exc
         if isinstance(payload, dict) and payload.get("isSuccess") is False:
+            messages = payload.get("errorMessages")
+            messages = messages if isinstance(messages, list) else [messages]
             raise ImportFailed(
-                DTM_RESPONSE_FAILED.format(messages="; ".join(payload.get("errorMessages") or []))
+                DTM_RESPONSE_FAILED.format(messages="; ".join(_text(m)[:200] for m in messages[:10]))
             )
         records = payload.get("result") if isinstance(payload, dict) else payload
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

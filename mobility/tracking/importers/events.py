@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mobility.core.imports import Counts, ImportFailed, ReadResult, RowError, job_path, register
 from mobility.core.models import ImportJob, Operation, PopulationGroup
-from mobility.core.tables import read_table
+from mobility.core.tables import MAX_COUNT, read_table
 from mobility.gazetteer.matching import MatchResult
 from mobility.gazetteer.models import AdminArea, GazetteerVersion, Location
 from mobility.gazetteer.services import match_names
@@ -55,6 +55,7 @@ EVENTS_MISSING_COLUMNS = "The file has no {columns} column; it has: {found}."
 ROW_REQUIRED = "is required"
 ROW_NOT_INTEGER = "is not a whole number"
 ROW_NEGATIVE = "is negative"
+ROW_TOO_LARGE = "is larger than any count (at most 2,147,483,647)"
 ROW_HOUSEHOLDS_EXCEED = "households ({households}) exceed individuals ({individuals})"
 ROW_BAD_DATE = "is not a date (write YYYY-MM-DD or DD/MM/YYYY)"
 ROW_FUTURE_DATE = "is in the future"
@@ -117,6 +118,8 @@ def parse_count(text: str) -> int | None:
         raise ValueError(ROW_NOT_INTEGER)
     if value < 0:
         raise ValueError(ROW_NEGATIVE)
+    if value > MAX_COUNT:
+        raise ValueError(ROW_TOO_LARGE)
     return int(value)
 
 

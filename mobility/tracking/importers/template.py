@@ -22,10 +22,13 @@ from ..profiles import (
     DATE_INVALID,
     NUMBER_INVALID,
     NUMBER_NEGATIVE,
+    NUMBER_TOO_LARGE,
     PLACE_MISSING,
     PREFIX_GROUP,
+    CountTooLarge,
     PlaceResolver,
     context_for_job,
+    count_checked,
     parse_count,
     parse_date,
     reason_from_text,
@@ -207,7 +210,10 @@ class TemplateImporter:
             def count(column, _v=values, _e=row_errors, _n=number):
                 text = _v[column]
                 try:
-                    n = _count(text)
+                    n = count_checked(_count(text), text)
+                except CountTooLarge:
+                    _e.append(RowError(_n, column, NUMBER_TOO_LARGE.format(value=text[:50]), text[:50]))
+                    return None
                 except ValueError:
                     _e.append(RowError(_n, column, NUMBER_INVALID.format(value=text[:50]), text[:50]))
                     return None

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from mobility.core.tables import (
     HEADER_SCAN_ROWS,
+    MAX_COUNT,
     TableError,
     _pick_header,
     _sniff_delimiter,
@@ -243,6 +244,7 @@ def _read(
     }
     checks = df.select(
         *(pl.col(c).min().fill_null(0).ge(0).alias(f"sign:{c}") for c in count_columns),
+        *(pl.col(c).max().fill_null(0).le(MAX_COUNT).alias(f"size:{c}") for c in count_columns),
         pl.col("individuals").is_not_null().all().alias("individuals"),
         *(pl.col(c).str.len_chars().max().le(n).alias(f"len:{c}") for c, n in long_texts.items()),
         # Quotes left inside a cell and the control characters Python strips but polars does not:
@@ -250,7 +252,7 @@ def _read(
         *(pl.col(c).str.contains(r'["\x1c-\x1f]').not_().all().alias(f"plain:{c}") for c in texts),
     ).row(0)
     if not all(checks):
-        raise _Fallback("a negative count, a blank individuals or an over-long text")
+        raise _Fallback("a negative or too large count, a blank individuals or an over-long text")
 
     # Texts mapped once per distinct value with the row reader's own functions.
     groups = _mapping(df, "population_group", group_of)

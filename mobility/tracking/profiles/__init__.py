@@ -57,6 +57,7 @@ from .messages import (
     DUPLICATE_PLACE,
     NUMBER_INVALID,
     NUMBER_NEGATIVE,
+    NUMBER_TOO_LARGE,
     OPERATION_MISSING,
     PCODE_UNMATCHED,
     PLACE_MISSING,
@@ -76,6 +77,8 @@ from .messages import (
 )
 from .parsing import (
     BLANK_NUMBERS,
+    CountTooLarge,
+    count_checked,
     normalise_column,
     parse_count,
     parse_date,
@@ -121,6 +124,7 @@ from .workbook import (
 
 __all__ = [
     "BLANK_NUMBERS",
+    "CountTooLarge",
     "BUILTIN_DIR",
     "COUNTRY_MISSING",
     "DATE_INVALID",
@@ -133,6 +137,7 @@ __all__ = [
     "MappedTable",
     "NUMBER_INVALID",
     "NUMBER_NEGATIVE",
+    "NUMBER_TOO_LARGE",
     "OPERATION_MISSING",
     "PCODE_UNMATCHED",
     "PLACE_FIELDS",
@@ -161,6 +166,7 @@ __all__ = [
     "builtin_profiles_load",
     "column_suggestions",
     "context_for_job",
+    "count_checked",
     "detect_header",
     "group_fields",
     "header_columns",

@@ -7,6 +7,7 @@ PROFILE_NO_FIGURE = "map at least one households or individuals column"
 PROFILE_NO_PLACE = "map the place column for level {level}: {fields}"
 NUMBER_INVALID = '"{value}" is not a whole number'
 NUMBER_NEGATIVE = '"{value}" is negative'
+NUMBER_TOO_LARGE = '"{value}" is larger than any count (at most 2,147,483,647)'
 DATE_INVALID = '"{value}" is not a date (write 2024-03-31)'
 PCODE_UNMATCHED = (
     '"{value}" is not in the {country} gazetteer and its name could not be matched; added to the review list'

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 import unicodedata
 
+from mobility.core.tables import MAX_COUNT
+
 from ..models import ShelterType
 from ..reasons import reason_map
 
@@ -16,8 +18,22 @@ _THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3}){2,}$")
 _DECIMAL_ZERO = re.compile(r"^(-?\d+)[.,]0+$")
 
 
+class CountTooLarge(ValueError):
+    """A whole number larger than any count the database stores."""
+
+
+def count_checked(number: int | None, text) -> int | None:
+    """The number, or CountTooLarge when no database column of counts could hold it."""
+    if number is not None and abs(number) > MAX_COUNT:
+        raise CountTooLarge(text)
+    return number
+
+
 def parse_count(text) -> int | None:
-    """A count as people write it: "1 234", "1,234", "1234.0" → 1234; "", "-" → None. Raises ValueError."""
+    """A count as people write it: "1 234", "1,234", "1234.0" → 1234; "", "-" → None. Raises ValueError.
+
+    Readers that store the count pass it through ``count_checked``.
+    """
     if text is None:
         return None
     if isinstance(text, bool):

@@ -22,6 +22,7 @@ from .messages import (
     DUPLICATE_PLACE,
     NUMBER_INVALID,
     NUMBER_NEGATIVE,
+    NUMBER_TOO_LARGE,
     OPERATION_MISSING,
     PCODE_UNMATCHED,
     PLACE_MISSING,
@@ -33,7 +34,15 @@ from .messages import (
     WARN_SITE_KEYED,
     WARN_TOTALS_SKIPPED,
 )
-from .parsing import normalise_column, parse_count, parse_date, reason_from_text, shelter_from_text
+from .parsing import (
+    CountTooLarge,
+    count_checked,
+    normalise_column,
+    parse_count,
+    parse_date,
+    reason_from_text,
+    shelter_from_text,
+)
 from .store import round_for
 from .suggest import column_suggestions
 from .workbook import Sheet, detect_header, header_columns, hxl_like, mapped_table, workbook_sheets
@@ -125,6 +134,14 @@ class PlaceResolver:
                 (field_name, name or code, PCODE_UNMATCHED.format(value=name or code, country=self.country))
             )
             break
+        if not problems:
+            # Higher levels left out: their codes come from the deepest area's parents, so the analytics
+            # path of the row is whole (an empty admin1 or admin2 code would collide with its siblings').
+            deepest = max((lvl for lvl in self.matchers if codes.get(f"admin{lvl}_code")), default=0)
+            pcode = codes.get(f"admin{deepest}_code", "")
+            if deepest > 1 and pcode in self.matchers[deepest].areas:
+                for key, ancestor in self.matchers[deepest].codes_for(pcode).items():
+                    codes.setdefault(key, ancestor)
         return codes, problems
 
     def location_id(self, code: str) -> int | None:
@@ -226,7 +243,14 @@ def profile_read(*, path: Path | str, profile: Profile, context: ImportContext, 
         def number_of(fname, _values=values, _errors=row_errors, _number=number, negative_ok=False):
             text = _values.get(fname, "")
             try:
-                n = parse_count(text)
+                n = count_checked(parse_count(text), text)
+            except CountTooLarge:
+                _errors.append(
+                    RowError(
+                        _number, _column(profile, fname), NUMBER_TOO_LARGE.format(value=text[:50]), text[:50]
+                    )
+                )
+                return None
             except ValueError:
                 _errors.append(
                     RowError(

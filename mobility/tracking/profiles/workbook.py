@@ -8,14 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mobility.core.tables import (
+    FILE_CELL_TOO_LARGE,
+    FILE_ENCODING_UNKNOWN,
     FILE_SHEET_MISSING,
+    FILE_TOO_MANY_COLUMNS,
     HEADER_SCAN_ROWS,
+    MAX_CELL_CHARS,
+    MAX_COLUMNS,
     TableError,
     _cell_text,
     _check_zip,
     _header_score,
     _sniff_delimiter,
     check_size,
+    clean_cells,
     detect_encoding,
     is_hxl_row,
     normalise_header,
@@ -36,12 +42,7 @@ def workbook_sheets(path: Path | str) -> list[Sheet]:
     path = Path(path)
     check_size(path)
     if path.suffix.lower() in {".csv", ".tsv", ".txt"}:
-        encoding = detect_encoding(path)
-        with path.open(encoding=encoding, newline="") as fh:
-            sample = fh.read(64 * 1024)
-            fh.seek(0)
-            rows = [[c.strip() for c in r] for r in csv.reader(fh, delimiter=_sniff_delimiter(sample))]
-        return [Sheet(path.stem, rows)]
+        return [Sheet(path.stem, _csv_rows(path))]
     from python_calamine import CalamineWorkbook
 
     _check_zip(path)
@@ -50,10 +51,7 @@ def workbook_sheets(path: Path | str) -> list[Sheet]:
         return [
             Sheet(
                 name,
-                [
-                    [_cell_text(c).strip() for c in row]
-                    for row in workbook.get_sheet_by_name(name).iter_rows()
-                ],
+                [_row(name, n, row) for n, row in enumerate(workbook.get_sheet_by_name(name).iter_rows(), 1)],
             )
             for name in workbook.sheet_names
         ]
@@ -61,6 +59,38 @@ def workbook_sheets(path: Path | str) -> list[Sheet]:
         raise
     except Exception as exc:  # calamine raises its own error types
         raise TableError(f"The workbook could not be read: {str(exc)[:200]}")
+
+
+def _row(sheet: str, number: int, cells: list) -> list[str]:
+    """A sheet row as clean text, refused when it is wider or a cell larger than any table is."""
+    if len(cells) > MAX_COLUMNS:
+        raise TableError(
+            f"{sheet}: " + FILE_TOO_MANY_COLUMNS.format(row=number, count=len(cells), limit=MAX_COLUMNS)
+        )
+    texts = clean_cells([_cell_text(c) for c in cells])
+    if max(map(len, texts), default=0) > MAX_CELL_CHARS:
+        raise TableError(f"{sheet}: " + FILE_CELL_TOO_LARGE.format(row=number, limit=MAX_CELL_CHARS))
+    return texts
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    encoding = detect_encoding(path)
+    csv.field_size_limit(MAX_CELL_CHARS + 1)
+    rows: list[list[str]] = []
+    number = 0
+    try:
+        with path.open(encoding=encoding, newline="") as fh:
+            sample = fh.read(64 * 1024)
+            fh.seek(0)
+            for number, cells in enumerate(csv.reader(fh, delimiter=_sniff_delimiter(sample)), 1):  # noqa: B007
+                rows.append(_row(path.stem, number, cells))
+    except csv.Error as exc:
+        if "field larger" in str(exc):
+            raise TableError(FILE_CELL_TOO_LARGE.format(row=number + 1, limit=MAX_CELL_CHARS)) from None
+        raise TableError(f"row {number + 1}: {exc}") from None
+    except UnicodeDecodeError:
+        raise TableError(FILE_ENCODING_UNKNOWN) from None
+    return rows
 
 
 def hxl_like(cells: list[str]) -> bool:

@@ -1,5 +1,6 @@
 """`mobility serve`: the web app and API plus the background job worker, in one command."""
 
+import datetime
 import subprocess
 import sys
 
@@ -19,14 +20,14 @@ class Command(MobilityCommand):
         parser.add_argument("--no-worker", action="store_true", help="Do not start the job worker")
 
     def handle(self, *args, host, port, no_worker, **options):
-        worker = None
-        if not no_worker and not settings.HUEY.get("immediate"):
-            from mobility.core.imports import jobs_recover
+        from mobility.core.recovery import jobs_recover
 
-            if recovered := jobs_recover():
-                self.stdout.write(
-                    f"{recovered} import job(s) interrupted by a stop were marked failed; run them again."
-                )
+        worker = None
+        # Before this command's server and worker start, nothing of theirs runs: every job left running
+        # without a live runner is failed (to run again) and orphan files go at once.
+        for line in jobs_recover(all_running=True, grace=datetime.timedelta(0)).lines():
+            self.stdout.write(line)
+        if not no_worker and not settings.HUEY.get("immediate"):
             # The worker is a separate process so a long import never blocks a page.
             worker = subprocess.Popen([sys.executable, "-m", "mobility.cli", "run_huey", "--quiet"])
         self.stdout.write(
