@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -119,7 +120,9 @@ def boundaries(
     version = current_versions().filter(country_iso3=country).first()
     if version is None:
         return {"type": "FeatureCollection", "features": []}
-    key = f"boundaries:{version.pk}:{version.updated_at.timestamp()}:{parent_pcode}:{level}:{zoom}"
+    # The caller's text goes into the key hashed: any p-code a client sends makes a short, safe key.
+    asked = hashlib.sha256(f"{parent_pcode}:{level}:{zoom}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    key = f"boundaries:{version.pk}:{version.updated_at.timestamp()}:{asked}"
     cached = cache.get(key)
     if cached is not None:
         return cached
