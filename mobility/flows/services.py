@@ -124,34 +124,42 @@ def _insert_daily(cur, source: str, params, *, added: bool) -> None:
     )
 
 
-def _insert_breakdown(cur, source: str, params, dimension: str, *, added: bool) -> None:
-    month = month_of("date")
+def _insert_values(
+    cur,
+    table: str,
+    cell: dict[str, str],
+    keys: list[str],
+    source: str,
+    params,
+    dimension: str,
+    *,
+    added: bool,
+) -> None:
+    """Records and people per cell (``cell``: column → expression over the counts) and value of a dimension."""
+    columns, exprs = ", ".join(cell), ", ".join(cell.values())
     cur.execute(
-        f"INSERT INTO {_BREAKDOWN} "  # noqa: S608
-        "(operation_id, fmp_id, month, direction, dimension, value, records, individuals) "
-        f"SELECT operation_id, fmp_id, {month}, direction, %s, {dimension}, COUNT(*), SUM(individuals) "
-        f"FROM {source} WHERE true GROUP BY operation_id, fmp_id, {month}, direction, {dimension}"
-        + (
-            " " + _added(_BREAKDOWN, ["fmp_id", "month", "direction", "dimension", "value"], _COUNTED)
-            if added
-            else ""
-        ),
+        f"INSERT INTO {table} ({columns}, dimension, value, records, individuals) "  # noqa: S608
+        f"SELECT {exprs}, %s, {dimension}, COUNT(*), SUM(individuals) FROM {source} "
+        f"WHERE true GROUP BY {exprs}, {dimension}" + (" " + _added(table, keys, _COUNTED) if added else ""),
         [dimension, *params],
     )
+
+
+def _insert_breakdown(cur, source: str, params, dimension: str, *, added: bool) -> None:
+    cell = {
+        "operation_id": "operation_id",
+        "fmp_id": "fmp_id",
+        "month": month_of("date"),
+        "direction": "direction",
+    }
+    keys = ["fmp_id", "month", "direction", "dimension", "value"]
+    _insert_values(cur, _BREAKDOWN, cell, keys, source, params, dimension, added=added)
 
 
 def _insert_total(cur, source: str, params, dimension: str, *, added: bool) -> None:
-    cur.execute(
-        f"INSERT INTO {_TOTAL} (operation_id, date, direction, dimension, value, records, individuals) "  # noqa: S608
-        f"SELECT operation_id, date, direction, %s, {dimension}, COUNT(*), SUM(individuals) FROM {source} "
-        f"WHERE true GROUP BY operation_id, date, direction, {dimension}"
-        + (
-            " " + _added(_TOTAL, ["operation_id", "dimension", "date", "direction", "value"], _COUNTED)
-            if added
-            else ""
-        ),
-        [dimension, *params],
-    )
+    cell = {"operation_id": "operation_id", "date": "date", "direction": "direction"}
+    keys = ["operation_id", "dimension", "date", "direction", "value"]
+    _insert_values(cur, _TOTAL, cell, keys, source, params, dimension, added=added)
 
 
 @transaction.atomic
