@@ -1,4 +1,5 @@
-"""Writes of tracking data. Importers call ``assessments_write`` inside the framework's transaction."""
+"""Writes of tracking data. Importers call ``assessments_write`` inside the framework's transaction
+(it opens its own when called alone, e.g. by fixtures and scripts)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from operator import attrgetter
 
+from django.db import transaction
 from django.utils import timezone
 
 from mobility.core.bulk import rows_insert
@@ -233,6 +235,7 @@ def _create_children(pairs: list[tuple[int, AssessmentRecord]], round_id: int, a
     )
 
 
+@transaction.atomic
 def assessments_write(
     *, records: Iterable[AssessmentRecord], job: ImportJob | None = None, progress=None
 ) -> Counts:
