@@ -250,12 +250,17 @@ def _guess_legacy(sample: bytes) -> str:
     return best.encoding
 
 
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
+
+
 def _sniff_delimiter(text: str) -> str:
     """The delimiter that splits the first lines into the same number of fields (more is better).
 
     csv.Sniffer is fooled by quotes and apostrophes inside cells; field-count consistency is not.
     """
-    lines = text.splitlines()[:50]
+    # Lines end at CR/LF only: str.splitlines() would also split at a form feed or other separator
+    # inside a cell, and no delimiter would then give rows of one width (found by hypothesis).
+    lines = [line for line in _LINE_ENDS.split(text) if line][:50]
     if len(lines) > 1 and not text.endswith(("\n", "\r")):
         lines = lines[:-1]  # the sample may cut the last line in half
     best, best_score = ",", (-1.0, 0)

@@ -14,7 +14,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mobility.collection.xforms import MAX_DEPTH, InstanceError, instance_parse
@@ -91,6 +91,7 @@ def test_any_bytes_named_csv_are_read_or_refused_as_a_table_error(data):
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
     delimiter=st.sampled_from([",", ";", "\t"]),
 )
+@example(rows=[["0\x0c", "", ""], ["0\x0c", "\x0c", ""]], encoding="utf-8", delimiter=";")  # form feeds
 def test_a_csv_written_by_a_spreadsheet_reads_back_cell_for_cell(rows, encoding, delimiter):
     """What csv.writer writes (quoting what needs quoting), the reader gives back, cleaned."""
     header = ["admin1_name", "admin2_name", "population"]
