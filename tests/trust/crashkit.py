@@ -439,33 +439,29 @@ def _registry(path: Path, operation, rows: int, seed: int) -> int:
     dedup_synth.write(path, rows, seed)
     table = pq.read_table(path).to_pylist()
     path.unlink()
-    homes = {}
-    for r in table:
-        if r["household_id"] not in homes:
-            homes[r["household_id"]] = Household(
-                operation=operation,
-                reference=r["household_id"],
-                size=1,
-                location_pcode=r["location_pcode"] or "",
-                phone=r["phone"] or "",
-                phone_hash=keyed_hash(r["phone"], "phone") if r["phone"] else "",
-                registered_on=dt.date(2026, 10, 1),
-            )
-    # Every 25th person registered again, unchanged, in a household of their own: pairs for certain.
-    again = [
-        {**r, "household_id": f"{r['household_id']}-again", "individual_id": f"{r['individual_id']}-again"}
-        for r in table[::25]
-    ]
-    for r in again:
-        homes[r["household_id"]] = Household(
+
+    def home(r: dict, registered_on: dt.date) -> Household:
+        return Household(
             operation=operation,
             reference=r["household_id"],
             size=1,
             location_pcode=r["location_pcode"] or "",
             phone=r["phone"] or "",
             phone_hash=keyed_hash(r["phone"], "phone") if r["phone"] else "",
-            registered_on=dt.date(2026, 10, 2),
+            registered_on=registered_on,
         )
+
+    homes = {}
+    for r in table:
+        if r["household_id"] not in homes:
+            homes[r["household_id"]] = home(r, dt.date(2026, 10, 1))
+    # Every 25th person registered again, unchanged, in a household of their own: pairs for certain.
+    again = [
+        {**r, "household_id": f"{r['household_id']}-again", "individual_id": f"{r['individual_id']}-again"}
+        for r in table[::25]
+    ]
+    for r in again:
+        homes[r["household_id"]] = home(r, dt.date(2026, 10, 2))
     table += again
     made = {h.reference: h.pk for h in Household.objects.bulk_create(list(homes.values()), batch_size=2000)}
     people = []
