@@ -171,8 +171,10 @@ def timed(fn, n: int) -> tuple[float, float]:
 
 
 def dashboard(operation, ids: dict, corridors: list, requests: int) -> list[tuple[str, float, float]]:
+    from django.contrib.auth.models import User
     from django.db.models import Case, IntegerField, Sum, When
 
+    from mobility.flows import selectors
     from mobility.flows.models import FlowBreakdown, FlowBreakdownTotal, FlowDaily
 
     rng = random.Random(11)
@@ -252,7 +254,12 @@ def dashboard(operation, ids: dict, corridors: list, requests: int) -> list[tupl
             .order_by("fmp__country_iso3", "direction")
         )
 
+    def points_list(user):
+        # The points page: every FMP with its last count date and totals (selectors.fmp_list).
+        return lambda: selectors.fmp_list(operation=operation, user=user)
+
     queries = [
+        ("points list (every FMP's totals)", points_list(User(username="bench", is_superuser=True))),
         ("FMP daily in/out, 90 days", fmp_series),
         ("corridor daily balance, 90 days", corridor_balance),
         ("nationality top 10, a month", top10("nationality")),
