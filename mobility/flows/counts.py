@@ -22,7 +22,8 @@ are summed — by polars when the batch is in memory as a frame (the column-wise
 inserted or the staged rows not yet stored (``services.summaries_add``) — and added to
 ``FlowDaily``, the monthly ``FlowBreakdown`` and ``FlowBreakdownTotal``; only what the (FMP, day)
 cells of rows that a re-import changed touch, old day and new, is rebuilt at the end
-(``services.summaries_rebuild_cells``).
+(``services.summaries_rebuild_cells``), and then the touched FMP-months of ``FlowMonthly`` from the
+daily rows (``services.monthly_refresh``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from .models import (
     MovementReason,
     TransportMode,
 )
-from .services import frame_sums, summaries_add, summaries_add_sums, summaries_rebuild_cells
+from .services import frame_sums, monthly_refresh, summaries_add, summaries_add_sums, summaries_rebuild_cells
 from .template import TEMPLATE_COLUMNS
 
 # --- messages (tests reuse them) ------------------------------------------------------------
@@ -801,6 +802,15 @@ class CountWriter:
             summary["cells_rebuilt"] = cells
             self._spent("summaries", started)
         if self.fmp_ids:
+            started = time.perf_counter()
+            monthly_refresh(
+                self._cursor,
+                operation_id=self.operation_id,
+                fmp_ids=self.fmp_ids,
+                date_from=self.date_min,
+                date_to=self.date_max,
+            )
+            self._spent("summaries", started)
             summary.update(date_from=self.date_min, date_to=self.date_max, rows_summed=self.summed)
             # The Parquet mirror for ad-hoc queries: these months are stale from now on (queries
             # use SQL) and are rewritten after the commit; a failure there never fails the import.

@@ -299,6 +299,33 @@ class FlowDaily(models.Model):
         return f"{self.fmp_id} {self.date} {self.direction}: {self.individuals}"
 
 
+class FlowMonthly(models.Model):
+    """Per FMP and month: rows counted, people in them and the last day counted (``FlowDaily`` summed).
+
+    What the points list reads: every point's totals and last count from a few thousand rows
+    instead of every daily row of the operation (at 10M counts 416k rows, 0.4 s; now a few ms).
+    Recomputed from ``FlowDaily`` for the FMP-months an import or a rebuild touched.
+    """
+
+    operation = models.ForeignKey(
+        Operation, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    fmp = models.ForeignKey(
+        FlowMonitoringPoint, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    month = models.DateField(help_text="The first day of the month.")
+    records = models.PositiveBigIntegerField(default=0)
+    individuals = models.PositiveBigIntegerField(default=0)
+    last_date = models.DateField(help_text="The last day of the month with a count.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["fmp", "month"], name="flowmonthly_unique")]
+        indexes = [models.Index(fields=["operation", "month"], name="flowmonthly_op_month")]
+
+    def __str__(self) -> str:
+        return f"{self.fmp_id} {self.month:%Y-%m}: {self.individuals}"
+
+
 class FlowBreakdown(models.Model):
     """Per FMP, month, direction and dimension value (nationality, reason, transport, origin, destination).
 

@@ -33,6 +33,7 @@ from .models import (
     FlowDaily,
     FlowEstimate,
     FlowMonitoringPoint,
+    FlowMonthly,
     FlowPublication,
     IntendedDuration,
     MovementReason,
@@ -143,27 +144,36 @@ class PointRow:
 
 
 def fmp_list(*, operation: Operation, user) -> list[PointRow]:
-    """Every point of the operation with its last visible count date and totals (two queries)."""
+    """Every point of the operation with its last visible count date and totals.
+
+    Whole readable months come from ``FlowMonthly`` (a row per point and month); the days of a
+    month only partly published, from ``FlowDaily``.
+    """
     points = (
         FlowMonitoringPoint.objects.filter(operation=operation).select_related("corridor").order_by("code")
     )
-    totals = {
-        row["fmp_id"]: row
-        for row in _daily(operation, user)
-        .values("fmp_id")
-        .annotate(last=Max("date"), records=Sum("records"), individuals=Sum("individuals"))
-    }
+    months, days = split_months(None, None, readable_intervals(user, operation))
+    totals: dict[int, list] = {}
+
+    def add(qs, last_field: str) -> None:
+        for fmp_id, last, records, individuals in (
+            qs.values("fmp_id")
+            .annotate(last=Max(last_field), records=Sum("records"), individuals=Sum("individuals"))
+            .values_list("fmp_id", "last", "records", "individuals")
+        ):
+            t = totals.setdefault(fmp_id, [None, 0, 0])
+            t[0] = last if t[0] is None else max(t[0], last)
+            t[1] += records or 0
+            t[2] += individuals or 0
+
+    if months:
+        add(FlowMonthly.objects.filter(ranges_q(months, "month"), operation=operation), "last_date")
+    if days:
+        add(FlowDaily.objects.filter(ranges_q(days, "date"), operation=operation), "date")
     rows = []
     for fmp in points:
-        t = totals.get(fmp.pk, {})
-        rows.append(
-            PointRow(
-                fmp=fmp,
-                last_count=t.get("last"),
-                records=t.get("records") or 0,
-                individuals=t.get("individuals") or 0,
-            )
-        )
+        last, records, individuals = totals.get(fmp.pk, (None, 0, 0))
+        rows.append(PointRow(fmp=fmp, last_count=last, records=records, individuals=individuals))
     return rows
 
 

@@ -15,6 +15,9 @@ reads those days from the counts themselves through the (fmp, date) index (``sel
 - ``summaries_rebuild_cells`` recomputes what the (FMP, day) cells listed in a table touch: their
   daily rows, the FMP's month of breakdowns, the operation's day of totals. What the writer does
   at the end for the rows a re-import changed or moved to another day;
+- ``monthly_refresh`` recomputes ``FlowMonthly`` (per FMP and month, what the points list reads)
+  from ``FlowDaily`` for the FMPs and whole months of a range: the writer calls it at the end,
+  ``summaries_rebuild`` too;
 - ``summaries_rebuild`` recomputes everything in a scope (an operation, optionally some FMPs and a
   date range, widened to whole months for the breakdowns) from the counts: the repair path, and
   what form removals use. The incremental path gives exactly what it gives
@@ -34,12 +37,14 @@ from .models import (
     FlowBreakdownTotal,
     FlowCount,
     FlowDaily,
+    FlowMonthly,
 )
 
 _COUNT = FlowCount._meta.db_table
 _DAILY = FlowDaily._meta.db_table
 _BREAKDOWN = FlowBreakdown._meta.db_table
 _TOTAL = FlowBreakdownTotal._meta.db_table
+_MONTHLY = FlowMonthly._meta.db_table
 _ROWS = "flowsummary_rows"  # temp: rows copied once when their source is a join
 _MONTHS = "flowsummary_months"  # temp: (fmp_id, month, next month) of rebuilt breakdowns
 _DAYS = "flowsummary_days"  # temp: days of rebuilt operation-wide totals
@@ -205,7 +210,44 @@ def summaries_rebuild(
             counts["breakdown"] += cur.rowcount
             _insert_total(cur, _counts(f"WHERE {days}"), day_params, dimension, added=False)
             counts["totals"] += cur.rowcount
+        counts["monthly"] = monthly_refresh(
+            cur, operation_id=operation_id, fmp_ids=fmp_ids, date_from=date_from, date_to=date_to
+        )
     return counts
+
+
+def monthly_refresh(
+    cur,
+    *,
+    operation_id: int,
+    fmp_ids=None,
+    date_from: dt.date | str | None = None,
+    date_to: dt.date | str | None = None,
+) -> int:
+    """Recompute ``FlowMonthly`` for the FMPs (all when None) and the whole months the range touches,
+    from ``FlowDaily`` (so call it once the daily rows are right); returns the rows written."""
+    if isinstance(date_from, str):
+        date_from = dt.date.fromisoformat(date_from)
+    if isinstance(date_to, str):
+        date_to = dt.date.fromisoformat(date_to)
+    month_from, month_to = _month_bounds(date_from, date_to)
+    months, params = _scope(operation_id, fmp_ids, None, None)
+    if month_from is not None:
+        months += " AND month >= %s"
+        params.append(month_from)
+    if month_to is not None:
+        months += " AND month <= %s"
+        params.append(month_to)
+    cur.execute(f"DELETE FROM {_MONTHLY} WHERE {months}", params)  # noqa: S608 (names are ours)
+    days, day_params = _scope(operation_id, fmp_ids, month_from, month_to)
+    month = month_of("date")
+    cur.execute(
+        f"INSERT INTO {_MONTHLY} (operation_id, fmp_id, month, records, individuals, last_date) "  # noqa: S608
+        f"SELECT operation_id, fmp_id, {month}, SUM(records), SUM(individuals), MAX(date) "
+        f"FROM {_DAILY} WHERE {days} GROUP BY operation_id, fmp_id, {month}",
+        day_params,
+    )
+    return cur.rowcount
 
 
 def _added(table: str, keys: list[str], columns: list[str]) -> str:

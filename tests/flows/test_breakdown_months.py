@@ -122,3 +122,32 @@ def test_split_months_covers_every_day_once(a, length):
         covered += [low + dt.timedelta(days=i) for i in range((high - low).days + 1)]
     assert sorted(covered) == [a + dt.timedelta(days=i) for i in range(length + 1)]
     assert all(first.day == 1 and last.day == 1 for first, last in months)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    published=st.lists(st.tuples(day, st.integers(min_value=0, max_value=40)), max_size=3),
+    public=st.booleans(),
+)
+def test_the_points_list_sums_the_counts_of_the_readable_days(counts, operation, viewer, published, public):
+    """Whole readable months from FlowMonthly, the rest from the daily rows: the counts' own sums."""
+    FlowPublication.objects.filter(operation=operation).delete()
+    for low, length in published:
+        FlowPublication.objects.create(
+            operation=operation, date_from=low, date_to=low + dt.timedelta(days=length)
+        )
+    readable = [(low, low + dt.timedelta(days=length)) for low, length in published] if public else None
+    want: dict[str, tuple] = {}
+    for fmp in counts:
+        days = [
+            (c.date, c.individuals)
+            for c in FlowCount.objects.filter(fmp=fmp)
+            if readable is None or any(a <= c.date <= b for a, b in readable)
+        ]
+        want[fmp.code] = (
+            max((d for d, _n in days), default=None),
+            len(days),
+            sum(n for _d, n in days),
+        )
+    rows = selectors.fmp_list(operation=operation, user=AnonymousUser() if public else viewer)
+    assert {r.fmp.code: (r.last_count, r.records, r.individuals) for r in rows} == want

@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 from mobility.flows import counts as flow_counts
 from mobility.flows.counts import count_parse, counts_write
 from mobility.flows.importers import counts as importer
-from mobility.flows.models import FlowBreakdown, FlowBreakdownTotal, FlowCount, FlowDaily, FlowMonitoringPoint
+from mobility.flows.models import (
+    FlowBreakdown,
+    FlowBreakdownTotal,
+    FlowCount,
+    FlowDaily,
+    FlowMonitoringPoint,
+    FlowMonthly,
+)
 from mobility.flows.services import summaries_rebuild
 
 from .test_counts_import import CODES, do_import, generated, write_csv
@@ -29,6 +36,7 @@ pytestmark = pytest.mark.django_db
 DAILY = [f.name for f in FlowDaily._meta.fields if f.name not in ("id", "operation", "fmp")]
 BREAKDOWN = ["month", "direction", "dimension", "value", "records", "individuals"]
 TOTALS = ["date", "direction", "dimension", "value", "records", "individuals"]
+MONTHLY = ["fmp_id", "month", "records", "individuals", "last_date"]
 
 
 @pytest.fixture
@@ -48,6 +56,7 @@ def snapshot(operation) -> dict[str, list[tuple]]:
             FlowBreakdown.objects.filter(operation=operation).values_list("fmp_id", *BREAKDOWN)
         ),
         "totals": sorted(FlowBreakdownTotal.objects.filter(operation=operation).values_list(*TOTALS)),
+        "monthly": sorted(FlowMonthly.objects.filter(operation=operation).values_list(*MONTHLY)),
     }
 
 
@@ -72,8 +81,18 @@ def assert_as_rebuilt(operation) -> None:
     kept = snapshot(operation)
     assert kept["daily"], "nothing summarised"
     expected = rebuilt(operation)
-    for table in ("daily", "breakdown", "totals"):
+    for table in ("daily", "breakdown", "totals", "monthly"):
         assert kept[table] == expected[table], table
+    # And the monthly rows straight from the counts (not only through the daily rows).
+    months: dict[tuple, list] = {}
+    for fmp_id, day, people in FlowCount.objects.filter(operation=operation).values_list(
+        "fmp_id", "date", "individuals"
+    ):
+        cell = months.setdefault((fmp_id, day.replace(day=1)), [0, 0, day])
+        cell[0] += 1
+        cell[1] += people
+        cell[2] = max(cell[2], day)
+    assert kept["monthly"] == sorted((f, m, r, i, last) for (f, m), (r, i, last) in months.items())
 
 
 def parsed(rows: list[dict], fmps) -> list[dict]:
