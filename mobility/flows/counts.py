@@ -519,6 +519,7 @@ class CountWriter:
         self._copy = f"COPY {_TABLE} ({columns}) FROM STDIN"
         self._cache = None
         self._dropped: list[str] = []  # CREATE INDEX statements to run again at the end (bulk load)
+        self._stream_open = None  # PostgreSQL: (context, Copy) of the COPY kept open across batches
         self._bulk_checked = False
         if self.vendor == "postgresql":
             # Foreign keys are checked as each statement ends, not all at commit: the time shows
@@ -540,6 +541,14 @@ class CountWriter:
             pk__in=ids, id__in=Subquery(FlowCount.objects.filter(fmp_id=OuterRef("pk")).values("fmp_id")[:1])
         ).values_list("pk", flat=True)
         return ids - set(holding)
+
+    def __enter__(self) -> CountWriter:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        # A COPY left open by a failure is ended with the error (the server aborts it), so the
+        # caller's rollback finds the connection usable.
+        self._stream_end(exc)
 
     # -- batches --
 
@@ -579,6 +588,7 @@ class CountWriter:
             return
         new = fmp_ids - self.known
         if new:
+            self._stream_end()
             self.fresh |= self.fresh_among(new)
             self.known |= new
         if fmp_ids <= self.fresh:
@@ -597,13 +607,17 @@ class CountWriter:
             self.date_max = day if self.date_max is None else max(self.date_max, day)
 
     def _max_id(self) -> int:
+        self._stream_end()
         self._cursor.execute(f"SELECT MAX(id) FROM {_TABLE}")  # noqa: S608
         return self._cursor.fetchone()[0] or 0
 
     def _insert_rows(self, params, csv_text, count: int, frame=None) -> None:
         if self._last_id is None and frame is None:
             self._last_id = self._max_id()
-        if self.vendor == "postgresql":
+        if self.vendor == "postgresql" and csv_text is not None and frame is not None:
+            self._stream(csv_text)
+        elif self.vendor == "postgresql":
+            self._stream_end()
             self._copy_in(self._copy, params, csv_text)
         else:
             if not self._bulk_checked:
@@ -632,6 +646,7 @@ class CountWriter:
 
     def _sums_flush(self) -> None:
         """Write the kept in-memory sums (before anything reads or rebuilds the summaries)."""
+        self._stream_end()
         if self._sums:
             started = time.perf_counter()
             summaries_add_sums(self._cursor, self._sums)
@@ -676,6 +691,34 @@ class CountWriter:
             self._cursor.execute(sql)
         self._dropped = []
 
+    def _stream(self, csv_text: bytes) -> None:
+        """PostgreSQL: send a batch's CSV into one COPY kept open across batches.
+
+        A queued writer hands the bytes to a thread, so the server stores this batch while the
+        importer checks and sums the next one (the two used to take turns: at 10M rows the write
+        phase was the client's work plus the server's). Ended before any other statement.
+        """
+        if self._stream_open is None:
+            from psycopg.copy import QueuedLibpqWriter
+
+            raw = self._cursor.cursor  # Django's wrapper → the psycopg cursor
+            context = raw.copy(self._copy + " (FORMAT csv)", writer=QueuedLibpqWriter(raw))
+            self._stream_open = (context, context.__enter__())
+        self._stream_open[1].write(csv_text)
+
+    def _stream_end(self, exc: BaseException | None = None) -> None:
+        if self._stream_open is None:
+            return
+        context, _copy = self._stream_open
+        self._stream_open = None
+        if exc is None:
+            context.__exit__(None, None, None)  # waits for the server to store what is queued
+        else:
+            try:  # the server refuses the aborted COPY; the caller's own error is what counts
+                context.__exit__(type(exc), exc, exc.__traceback__)
+            except Exception:  # noqa: BLE001, S110
+                pass
+
     def _copy_in(self, statement: str, params, csv_text) -> None:
         if csv_text is not None:
             with self._cursor.copy(statement + " (FORMAT csv)") as copy:
@@ -700,7 +743,7 @@ class CountWriter:
         self._stage_ready = True
 
     def _stage_rows(self, params, csv_text, count: int) -> None:
-        self._sums_flush()  # the merge reads and rebuilds summaries
+        self._sums_flush()  # the merge reads and rebuilds summaries (and the open COPY is ended)
         if self._dropped:  # an upsert needs the unique index back
             self._bulk_end()
         if not self._stage_ready:
@@ -778,6 +821,7 @@ class CountWriter:
 
     def finish(self) -> Counts:
         """Merge what is staged (PostgreSQL), drop the stage and rebuild the summary cells of changed rows."""
+        self._stream_end()
         self._sums_flush()
         if self.vendor == "postgresql" and self.staged:
             if self.staged > 100_000:
@@ -859,8 +903,10 @@ def counts_write(*, operation, rows: Iterable[dict], job=None, progress: Progres
         latest[(row[0], row[1])] = row
     stored = list(latest.values())
     del latest
-    with transaction.atomic():
-        writer = CountWriter(operation_id=operation.pk, job_id=job.pk if job is not None else None)
+    with (
+        transaction.atomic(),
+        CountWriter(operation_id=operation.pk, job_id=job.pk if job is not None else None) as writer,
+    ):
         for at in range(0, len(stored), BATCH_ROWS):
             batch = stored[at : at + BATCH_ROWS]
             writer.add(batch)

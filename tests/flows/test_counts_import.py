@@ -633,3 +633,31 @@ def test_a_large_first_load_builds_the_indexes_after_and_gives_them_back_on_fail
     assert_summaries_match_counts(operation)
     again = do_import(path, operation)  # the unique index is back: the upsert works
     assert (again.created, again.updated, again.unchanged) == (0, 0, 300)
+
+
+def test_a_failure_while_batches_stream_stores_nothing_and_the_next_import_works(
+    tmp_path, monkeypatch, operation, fmps
+):
+    """On PostgreSQL the column-wise path keeps one COPY open across batches: a failure in the middle
+    must end it with the error (not leave the connection mid-COPY) and roll everything back."""
+    monkeypatch.setattr(importer, "WRITE_ROWS", 40)
+    path = write_csv(tmp_path / "counts.csv", generated(300))
+    real = flow_counts.frame_sums
+    calls = []
+
+    def failing(frame, operation_id):
+        calls.append(frame.height)
+        if len(calls) == 3:
+            raise RuntimeError("stopped while the counts stream")
+        return real(frame, operation_id)
+
+    monkeypatch.setattr(flow_counts, "frame_sums", failing)
+    job = do_import(path, operation, fast=True, monkeypatch=monkeypatch)
+    assert job.status == "failed" and len(calls) == 3
+    assert FlowCount.objects.count() == 0 and FlowDaily.objects.count() == 0
+
+    monkeypatch.setattr(flow_counts, "frame_sums", real)
+    job = do_import(path, operation, fast=True, monkeypatch=monkeypatch)
+    assert job.status == "succeeded", job.error
+    assert (job.created, FlowCount.objects.count()) == (300, 300)
+    assert_summaries_match_counts(operation)

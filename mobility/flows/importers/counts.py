@@ -658,10 +658,18 @@ def _result(
 
 def write_counts(*, path: Path, plan: Plan, job_id: int | None, progress) -> Counts:
     """Read the file again (the path read() took) and store it in batches through CountWriter."""
-    parser = CountParser(plan.fmps, today=plan.today)
-    writer = CountWriter(
+    with CountWriter(
         operation_id=plan.operation_id, job_id=job_id, fmp_ids=plan.fmp_ids, expected_rows=plan.rows
-    )
+    ) as writer:
+        _write_batches(writer, path=path, plan=plan, progress=progress)
+        counts = writer.finish()
+    counts.summary["reader"] = "column-wise" if plan.fast else "row by row"
+    counts.summary["seconds"] = {"read": plan.read_seconds, **counts.summary.get("seconds", {})}
+    return counts
+
+
+def _write_batches(writer: CountWriter, *, path: Path, plan: Plan, progress) -> None:
+    parser = CountParser(plan.fmps, today=plan.today)
 
     def parsed(number: int, raw: dict[str, str]) -> tuple:
         values, errors = parser.parse(raw, row=number)
@@ -676,26 +684,22 @@ def write_counts(*, path: Path, plan: Plan, job_id: int | None, progress) -> Cou
         source = FastSource(file, parser)
         try:
             for batch in source.batches():
-                _store_frame(writer, batch.cleared, job_id=job_id)
+                _store_frame(writer, batch.cleared, job_id=writer.job_id)
                 if batch.others:
                     writer.add([parsed(n, raw) for n, raw in batch.others])
                 progress.advance(batch.lines)
         except _Fallback as exc:
             raise ImportFailed(str(ROWS_CHANGED.format(row=1))) from exc
-    else:
-        rows: list[tuple] = []
-        for number, raw in RowSource(path):
-            rows.append(parsed(number, raw))
-            if len(rows) >= WRITE_ROWS:
-                writer.add(rows)
-                progress.advance(len(rows))
-                rows = []
-        writer.add(rows)
-        progress.advance(len(rows))
-    counts = writer.finish()
-    counts.summary["reader"] = "column-wise" if plan.fast else "row by row"
-    counts.summary["seconds"] = {"read": plan.read_seconds, **counts.summary.get("seconds", {})}
-    return counts
+        return
+    rows: list[tuple] = []
+    for number, raw in RowSource(path):
+        rows.append(parsed(number, raw))
+        if len(rows) >= WRITE_ROWS:
+            writer.add(rows)
+            progress.advance(len(rows))
+            rows = []
+    writer.add(rows)
+    progress.advance(len(rows))
 
 
 def _store_frame(writer: CountWriter, frame, *, job_id: int | None) -> None:
