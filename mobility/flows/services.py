@@ -84,7 +84,7 @@ def _next_month(column: str) -> str:
     return f"date({column}, '+1 month')"
 
 
-def _scope(operation_id: int, fmp_ids, date_from, date_to) -> tuple[str, list]:
+def _scope(operation_id: int, fmp_ids, date_from, date_to, column: str = "date") -> tuple[str, list]:
     where, params = ["operation_id = %s"], [operation_id]
     if fmp_ids is not None:
         ids = sorted({int(i) for i in fmp_ids})
@@ -93,10 +93,10 @@ def _scope(operation_id: int, fmp_ids, date_from, date_to) -> tuple[str, list]:
         where.append(f"fmp_id IN ({', '.join(['%s'] * len(ids))})")
         params += ids
     if date_from is not None:
-        where.append("date >= %s")
+        where.append(f"{column} >= %s")
         params.append(date_from)
     if date_to is not None:
-        where.append("date <= %s")
+        where.append(f"{column} <= %s")
         params.append(date_to)
     return " AND ".join(where), params
 
@@ -182,13 +182,7 @@ def summaries_rebuild(
     """
     where, params = _scope(operation_id, fmp_ids, date_from, date_to)
     month_from, month_to = _month_bounds(date_from, date_to)
-    months, month_params = _scope(operation_id, fmp_ids, None, None)
-    if month_from is not None:
-        months += " AND month >= %s"
-        month_params.append(month_from)
-    if month_to is not None:
-        months += " AND month <= %s"
-        month_params.append(month_to)
+    months, month_params = _scope(operation_id, fmp_ids, month_from, month_to, column="month")
     in_months, in_month_params = _scope(operation_id, fmp_ids, month_from, month_to)
     days, day_params = _scope(operation_id, None, date_from, date_to)
     counts = {}
@@ -231,13 +225,7 @@ def monthly_refresh(
     if isinstance(date_to, str):
         date_to = dt.date.fromisoformat(date_to)
     month_from, month_to = _month_bounds(date_from, date_to)
-    months, params = _scope(operation_id, fmp_ids, None, None)
-    if month_from is not None:
-        months += " AND month >= %s"
-        params.append(month_from)
-    if month_to is not None:
-        months += " AND month <= %s"
-        params.append(month_to)
+    months, params = _scope(operation_id, fmp_ids, month_from, month_to, column="month")
     cur.execute(f"DELETE FROM {_MONTHLY} WHERE {months}", params)  # noqa: S608 (names are ours)
     days, day_params = _scope(operation_id, fmp_ids, month_from, month_to)
     month = month_of("date")
