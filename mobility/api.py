@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError
+from ninja.errors import ValidationError as InvalidRequest
 
 from mobility.core import api as core_api
 from mobility.core.apitools import MobilityAPI
@@ -33,3 +34,4 @@ api.add_router("/", core_api.jobs)
 api.add_exception_handler(ValidationError, lambda r, e: core_api.validation_error_handler(r, e, api))
 api.add_exception_handler(PermissionDenied, lambda r, e: core_api.permission_denied_handler(r, e, api))
 api.add_exception_handler(DataError, lambda r, e: core_api.data_error_handler(r, e, api))
+api.add_exception_handler(InvalidRequest, lambda r, e: core_api.invalid_request_handler(r, e, api))

@@ -202,6 +202,15 @@ def job_upload(
     return Status(202, job)
 
 
+def invalid_request_handler(request, exc, api):
+    """ninja's 422, except when the upload handlers refused the file (too large, or its content is not
+    what its name says): the body was not read, so every field looks missing; answer why instead."""
+    refused = getattr(request, "upload_refused", None)
+    if refused:
+        return api.create_response(request, {"detail": str(refused)}, status=400)
+    return api.create_response(request, {"detail": exc.errors}, status=422)
+
+
 def validation_error_handler(request, exc: ValidationError, api):
     return api.create_response(request, {"detail": "; ".join(exc.messages)}, status=400)
 

@@ -188,3 +188,25 @@ def test_the_uploads_directory_is_beside_not_inside_the_static_files():
     )
     media, static, storage = (Path(line) for line in out.stdout.split())
     assert media == storage and media.parent == static.parent and media != static
+
+
+def test_a_renamed_program_sent_to_the_api_is_refused_with_the_reason(client, data_manager):
+    """The upload handlers stop reading the body, so every field looks missing to the API: it must
+    still answer why (400, the content message), not a 422 "Field required"."""
+    from mobility.core.services import api_token_create
+
+    _, key = api_token_create(user=data_manager, name="test")
+    before = kept_files()
+    response = client.post(
+        "/api/v1/imports",
+        {"file": SimpleUploadedFile("payroll.csv", PROGRAM), "kind": "gazetteer.cod", "country": "MOZ"},
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == FILE_CONTENT_MISMATCH.format(
+        name="payroll.csv", expected="a CSV text file", found="a Windows program"
+    )
+    assert not ImportJob.objects.exists() and kept_files() == before
+    # A request that is merely incomplete keeps ninja's 422 naming the field.
+    response = client.post("/api/v1/imports", {"kind": "gazetteer.cod"}, HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 422 and "file" in str(response.json()["detail"])
