@@ -188,14 +188,24 @@ def job_upload(
     file: File[UploadedFile],
     kind: Annotated[str, Form(..., min_length=1)],  # empty is "missing" to the form parser: the spec says so
     operation: Form[str] = "",
-    country: Form[str] = "",
-    edition: Form[str] = "",
+    country: Annotated[str, Form(max_length=3)] = "",
+    edition: Annotated[str, Form(max_length=100)] = "",
+    valid_from: Form[dt.date | None] = None,
+    round: Annotated[int | None, Form(ge=1, le=10_000)] = None,
+    source_profile: Annotated[str, Form(max_length=100, pattern=r"^[-a-zA-Z0-9_]*$")] = "",
 ):
-    """Keep the file and queue its import; poll GET /imports/{id} for progress and row errors."""
+    """Keep the file and queue its import; poll GET /imports/{id} for progress and row errors.
+
+    `round`: for tracking data, the number of the round the file reports; `valid_from`: for a
+    gazetteer, the date its edition starts to apply; `source_profile`: the name of a saved source
+    profile to read the file through (e.g. somalia-fmp-2016). As on the imports page.
+    """
     op = get_object_or_404(Operation, slug=operation) if operation else None
     if not can(request.user, Action.IMPORT, op):
         raise PermissionDenied(NOT_ALLOWED.format(action="import", operation=operation or "(gazetteer)"))
-    profile = {k: v for k, v in {"country": country.upper(), "edition": edition}.items() if v}
+    profile = imports.upload_profile(
+        country=country, edition=edition, valid_from=valid_from, round=round, source_profile=source_profile
+    )
     job = imports.job_create(kind=kind, source=file, profile=profile, operation=op, by=request.user)
     imports.submit(job)
     job.refresh_from_db()

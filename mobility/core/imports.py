@@ -180,6 +180,29 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def upload_profile(
+    *,
+    country: str = "",
+    edition: str = "",
+    valid_from=None,
+    round: int | None = None,
+    source_profile: str = "",
+) -> dict:
+    """What an upload (the imports page or POST /api/v1/imports) tells its importer, empty values left out."""
+    profile: dict[str, Any] = {}
+    if country:
+        profile["country"] = country.strip().upper()
+    if edition:
+        profile["edition"] = edition
+    if valid_from:
+        profile["valid_from"] = valid_from.isoformat()
+    if round:
+        profile["round"] = round
+    if source_profile:
+        profile["source_profile"] = source_profile
+    return profile
+
+
 def job_create(
     *,
     kind: str,

@@ -172,14 +172,8 @@ class ImportUploadForm(forms.Form):
 
     def profile(self) -> dict:
         data = self.cleaned_data
-        profile = {key: data[key] for key in ("country", "edition") if data.get(key)}
-        if data.get("valid_from"):
-            profile["valid_from"] = data["valid_from"].isoformat()
-        if data.get("round"):
-            profile["round"] = data["round"]
-        if data.get("source_profile"):
-            profile["source_profile"] = data["source_profile"]
-        return profile
+        fields = ("country", "edition", "valid_from", "round", "source_profile")
+        return imports.upload_profile(**{key: data[key] for key in fields if data.get(key)})
 
 
 def _may_upload(user) -> bool:

@@ -201,3 +201,38 @@ def test_row_error_values_are_shown_only_to_those_who_may_import(client, operati
     for name in ("core:import_detail", "core:import_progress"):
         page = client.get(reverse(name, args=[job.pk]))
         assert page.status_code == 200 and "Zainab Marker" not in page.content.decode()
+
+
+def test_a_tracking_file_names_its_round_over_the_api_too(
+    client, data_manager, operation, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from mobility.core.services import api_token_create, round_create
+    from mobility.tracking.models import PopulationFigure
+    from tests.gazetteer.gazetteer_fixtures import load_gazetteer
+
+    load_gazetteer("MOZ", geometry=False)
+    round_2 = round_create(
+        operation=operation, number=2, start_date=dt.date(2026, 3, 1), end_date=dt.date(2026, 3, 31)
+    )
+    _, key = api_token_create(user=data_manager, name="api")
+    data = {
+        "file": SimpleUploadedFile("round2.csv", TEMPLATE_ROWS),
+        "kind": "tracking.template",
+        "operation": operation.slug,
+        "round": "2",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/imports", data, HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 202, response.content
+    job = ImportJob.objects.get()
+    assert job.profile == {"round": 2}
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert PopulationFigure.objects.get(assessment__round=round_2).individuals == 42
+    for bad in ("0", "two"):
+        data["file"] = SimpleUploadedFile("round2.csv", TEMPLATE_ROWS)
+        data["round"] = bad
+        refused = client.post("/api/v1/imports", data, HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert refused.status_code == 422 and "round" in str(refused.json()["detail"])
+    assert ImportJob.objects.count() == 1
