@@ -50,6 +50,7 @@ from .models import (
     SADD_FIELDS,
     VULNERABILITY_FIELDS,
     Direction,
+    FlowBreakdownTotal,
     FlowCount,
     FlowMonitoringPoint,
     IntendedDuration,
@@ -452,6 +453,7 @@ def record_repeated(*, row: int, first: int, fmp_code: str, record_id: str) -> R
 # --- storing --------------------------------------------------------------------------------
 
 _TABLE = FlowCount._meta.db_table
+_TOTAL_TABLE = FlowBreakdownTotal._meta.db_table
 _STAGE = "flowcount_stage"
 _CELLS = "flowcount_cells"  # temp: (fmp_id, date) cells of changed rows, rebuilt at the end
 KEY_FIELDS = ["fmp_id", "record_id"]
@@ -511,6 +513,11 @@ class CountWriter:
         self.summed = 0  # created rows added to the summaries
         self._sums: list = []  # frame_sums of inserted batches not written yet
         self._sums_rows = 0  # ... and the rows they sum
+        # Point-months whose summary cells a flush wrote ("fmp_id|YYYY-MM-01"): a later flush upserts
+        # there; elsewhere the cells of FMPs that held no count are new and inserted plainly. Off
+        # once summaries are added any other way (their cells are not tracked).
+        self._flushed: set[str] = set()
+        self._direct = True
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}  # where the time went, kept in the job's summary
         self._cursor = connection.cursor()
@@ -649,11 +656,35 @@ class CountWriter:
         self._stream_end()
         if self._sums:
             started = time.perf_counter()
-            summaries_add_sums(self._cursor, self._sums)
+            touched: set[str] = set()
+            for part in self._sums:
+                touched.update(_point_months(part[0][2]))  # the daily sums: every cell's point-month
+            summaries_add_sums(self._cursor, self._sums, new_cells=self._new_cells if self._direct else None)
+            self._flushed |= touched
             self._sums, self._sums_rows = [], 0
             self._spent("summaries", started)
 
+    def _new_cells(self, table: str, sums):
+        """The rows of a flush's ``sums`` for ``table`` whose cell is not stored yet (a polars expression)."""
+        import polars as pl
+
+        if table == _TOTAL_TABLE:
+            # Operation-wide days: stored when any point of the operation counted that day (every
+            # count adds to every dimension, so one dimension tells).
+            days = sums.get_column("date")
+            self._cursor.execute(
+                f"SELECT DISTINCT date FROM {_TOTAL_TABLE} WHERE operation_id = %s AND dimension = %s "  # noqa: S608
+                "AND date >= %s AND date <= %s",
+                [self.operation_id, "nationality", days.min(), days.max()],
+            )
+            stored = [_iso(day) for (day,) in self._cursor.fetchall()]
+            return ~pl.col("date").is_in(stored)
+        month = pl.col("month") if "month" in sums.columns else pl.col("date").str.slice(0, 8) + "01"
+        key = pl.concat_str([pl.col("fmp_id").cast(pl.String), month], separator="|")
+        return pl.col("fmp_id").is_in(sorted(self.fresh)) & ~key.is_in(sorted(self._flushed))
+
     def _summaries_add(self, source: str, params: list, *, rows: int, copy: bool = False) -> None:
+        self._direct = False  # cells written here are not tracked: later flushes upsert everything
         started = time.perf_counter()
         summaries_add(self._cursor, operation_id=self.operation_id, source=source, params=params, copy=copy)
         self.summed += rows
@@ -875,6 +906,18 @@ class CountWriter:
         self.seconds["write"] = round(time.perf_counter() - self.started - elsewhere, 2)
         summary["seconds"] = dict(self.seconds)
         return Counts(created=self.created, updated=self.updated, unchanged=self.unchanged, summary=summary)
+
+
+def _point_months(daily) -> set[str]:
+    """The "fmp_id|YYYY-MM-01" keys of a frame of daily sums (ISO text dates)."""
+    import polars as pl
+
+    keys = daily.select(
+        pl.concat_str(
+            [pl.col("fmp_id").cast(pl.String), pl.col("date").str.slice(0, 8) + "01"], separator="|"
+        )
+    )
+    return set(keys.to_series().unique().to_list())
 
 
 def _iso(value) -> str:

@@ -352,17 +352,31 @@ def frame_sums(frame, operation_id: int) -> list[tuple[str, list[str], object]]:
     return _frame_sums(frame, operation_id)
 
 
-def summaries_add_sums(cur, parts: list[list[tuple[str, list[str], object]]]) -> int:
-    """Add kept ``frame_sums`` to the summaries, each cell once; returns the rows upserted."""
+def summaries_add_sums(cur, parts: list[list[tuple[str, list[str], object]]], *, new_cells=None) -> int:
+    """Add kept ``frame_sums`` to the summaries, each cell once; returns the rows written.
+
+    ``new_cells(table, sums)``, when given, returns a polars expression true for the rows of
+    ``sums`` whose cell cannot be stored yet (the count writer knows: its FMPs held no counts and no
+    earlier flush touched that point-month or day). Those are inserted plainly — on PostgreSQL a
+    COPY straight into the table, about half the cost of the upsert — and the rest upserted. A
+    wrong answer cannot double a figure: the unique key refuses the row and the import fails.
+    """
     import polars as pl
 
-    written = 0
+    tables = []
     for at, (table, keys, _first) in enumerate(parts[0] if parts else []):
         frames = [part[at][2] for part in parts]
         sums = frames[0] if len(frames) == 1 else pl.concat(frames)
         if len(frames) > 1:
             by = ["operation_id", *[k for k in keys if k != "operation_id"]]
             sums = sums.group_by(by).agg(pl.exclude(by).sum())
+        # Every table's new cells are decided before any is written (the answers read the tables).
+        tables.append((table, keys, sums, new_cells(table, sums) if new_cells else None))
+    written = 0
+    for table, keys, sums, new in tables:
+        if new is not None:
+            _insert_new(cur, table, keys, sums.filter(new))
+            sums = sums.filter(~new)
         _upsert(cur, table, keys, sums)
         written += sums.height
     return written
@@ -420,8 +434,26 @@ def _frame_sums(frame, operation_id: int) -> list[tuple[str, list[str], object]]
     ]
 
 
+def _insert_new(cur, table: str, keys: list[str], sums) -> None:
+    """Insert the rows of ``sums`` as new cells of ``table`` (none of their keys is stored yet)."""
+    if not sums.height:
+        return
+    names = [c for c in sums.columns if c not in keys and c != "operation_id"]
+    columns = ["operation_id", *[k for k in keys if k != "operation_id"], *names]
+    sums = sums.select(columns).sort(keys)
+    listed = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        with cur.copy(f"COPY {table} ({listed}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(sums.write_csv(include_header=False).encode())
+        return
+    marks = ", ".join(["%s"] * len(columns))
+    cur.executemany(f"INSERT INTO {table} ({listed}) VALUES ({marks})", sums.iter_rows())  # noqa: S608
+
+
 def _upsert(cur, table: str, keys: list[str], sums) -> None:
     """Add the rows of ``sums`` (a polars frame: keys, operation_id and summed columns) to ``table``."""
+    if not sums.height:
+        return
     names = [c for c in sums.columns if c not in keys and c != "operation_id"]
     columns = ["operation_id", *[k for k in keys if k != "operation_id"], *names]
     # In the unique key's order: the b-tree pages are then visited once each, not at random.

@@ -285,3 +285,37 @@ def test_the_operation_wide_breakdown_reads_the_totals_and_agrees_with_every_poi
     assert whole.rows and whole == points
     FlowBreakdownTotal.objects.filter(operation=operation).update(individuals=0)
     assert selectors.breakdown(**args).total == 0  # it is the totals table that was read
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_new_cells_are_inserted_plainly_and_never_meet_a_stored_one(
+    shuffled, tmp_path, monkeypatch, operation, fmps
+):
+    """The writer inserts the summary cells of points that held no count without an upsert. Cells a
+    previous flush wrote (a day or month across flushes, a file in any order) and operation-wide days
+    another point already counted must still be added to, never inserted twice."""
+    import random
+
+    from mobility.flows import services
+
+    monkeypatch.setattr(importer, "FAST_MIN_ROWS", 0)
+    monkeypatch.setattr(importer, "WRITE_ROWS", 60)
+    monkeypatch.setattr(flow_counts.CountWriter, "SUMS_FLUSH_ROWS", 130)
+    plain = []
+    real = services._insert_new
+    monkeypatch.setattr(
+        services,
+        "_insert_new",
+        lambda cur, table, keys, sums: (plain.append(sums.height), real(cur, table, keys, sums)),
+    )
+    rows = generated(500)
+    first = [r for r in rows if r["fmp_code"] == CODES[0]]
+    rest = [r for r in rows if r["fmp_code"] != CODES[0]]
+    if shuffled:
+        random.Random(5).shuffle(rest)
+    assert do_import(write_csv(tmp_path / "one.csv", first), operation).status == "succeeded"
+    plain.clear()
+    job = do_import(write_csv(tmp_path / "rest.csv", rest), operation)
+    assert job.status == "succeeded", job.error
+    assert job.created == len(rest) and sum(plain) > 0
+    assert_as_rebuilt(operation)
