@@ -434,19 +434,28 @@ def _frame_sums(frame, operation_id: int) -> list[tuple[str, list[str], object]]
     ]
 
 
+def _ordered(keys: list[str], sums) -> tuple[list[str], list[str], object]:
+    """(columns in insert order, summed columns, the rows in the unique key's order: the b-tree
+    pages are then visited once each, not at random)."""
+    names = [c for c in sums.columns if c not in keys and c != "operation_id"]
+    columns = ["operation_id", *[k for k in keys if k != "operation_id"], *names]
+    return columns, names, sums.select(columns).sort(keys)
+
+
+def _copy_frame(cur, table: str, columns: list[str], sums) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(sums.write_csv(include_header=False).encode())
+
+
 def _insert_new(cur, table: str, keys: list[str], sums) -> None:
     """Insert the rows of ``sums`` as new cells of ``table`` (none of their keys is stored yet)."""
     if not sums.height:
         return
-    names = [c for c in sums.columns if c not in keys and c != "operation_id"]
-    columns = ["operation_id", *[k for k in keys if k != "operation_id"], *names]
-    sums = sums.select(columns).sort(keys)
-    listed = ", ".join(columns)
+    columns, _names, sums = _ordered(keys, sums)
     if connection.vendor == "postgresql":
-        with cur.copy(f"COPY {table} ({listed}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(sums.write_csv(include_header=False).encode())
+        _copy_frame(cur, table, columns, sums)
         return
-    marks = ", ".join(["%s"] * len(columns))
+    listed, marks = ", ".join(columns), ", ".join(["%s"] * len(columns))
     cur.executemany(f"INSERT INTO {table} ({listed}) VALUES ({marks})", sums.iter_rows())  # noqa: S608
 
 
@@ -454,16 +463,12 @@ def _upsert(cur, table: str, keys: list[str], sums) -> None:
     """Add the rows of ``sums`` (a polars frame: keys, operation_id and summed columns) to ``table``."""
     if not sums.height:
         return
-    names = [c for c in sums.columns if c not in keys and c != "operation_id"]
-    columns = ["operation_id", *[k for k in keys if k != "operation_id"], *names]
-    # In the unique key's order: the b-tree pages are then visited once each, not at random.
-    sums = sums.select(columns).sort(keys)
+    columns, names, sums = _ordered(keys, sums)
     if connection.vendor == "postgresql":
         stage, listed = f"{table}_add", ", ".join(columns)
         cur.execute(f"DROP TABLE IF EXISTS {stage}")
         cur.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {listed} FROM {table} WITH NO DATA")  # noqa: S608
-        with cur.copy(f"COPY {stage} ({listed}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(sums.write_csv(include_header=False).encode())
+        _copy_frame(cur, stage, columns, sums)
         cur.execute(
             f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage} WHERE true "  # noqa: S608
             + _added(table, keys, names)
