@@ -198,7 +198,7 @@ def imports(path: Path, operation, refs: tuple[float, float], *, profile: bool, 
     print(
         f"{'':<{WIDTH}} [summaries: {FlowDaily.objects.count():,} daily and "
         f"{FlowBreakdown.objects.count():,} breakdown and {FlowBreakdownTotal.objects.count():,} "
-        "operation-wide breakdown rows]",
+        f"operation-wide breakdown rows; cells written {job.summary.get('summary_cells')}]",
         flush=True,
     )
     job, seconds, peak = timed_import(path, operation, profiler("re-import"))

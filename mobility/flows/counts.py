@@ -518,6 +518,7 @@ class CountWriter:
         # once summaries are added any other way (their cells are not tracked).
         self._flushed: set[str] = set()
         self._direct = True
+        self.cells_inserted = self.cells_upserted = 0  # summary rows a flush wrote plainly / added to
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}  # where the time went, kept in the job's summary
         self._cursor = connection.cursor()
@@ -599,9 +600,13 @@ class CountWriter:
             self.fresh |= self.fresh_among(new)
             self.known |= new
         if fmp_ids <= self.fresh:
+            if frame is None:
+                # Summed in SQL as they go in (not through a flush): later flushes upsert there.
+                self._flushed |= _months_of(fmp_ids, date_min, date_max)
             self._insert_rows(params, csv_text, count, frame)
             self._touched(fmp_ids, date_min, date_max)
         else:
+            self._direct = False  # staged rows are summed in SQL, cells untracked: upsert from now on
             self._stage_rows(params, csv_text, count)
 
     def _touched(self, fmp_ids: Iterable[int], low, high) -> None:
@@ -659,7 +664,11 @@ class CountWriter:
             touched: set[str] = set()
             for part in self._sums:
                 touched.update(_point_months(part[0][2]))  # the daily sums: every cell's point-month
-            summaries_add_sums(self._cursor, self._sums, new_cells=self._new_cells if self._direct else None)
+            inserted, upserted = summaries_add_sums(
+                self._cursor, self._sums, new_cells=self._new_cells if self._direct else None
+            )
+            self.cells_inserted += inserted
+            self.cells_upserted += upserted
             self._flushed |= touched
             self._sums, self._sums_rows = [], 0
             self._spent("summaries", started)
@@ -684,7 +693,6 @@ class CountWriter:
         return pl.col("fmp_id").is_in(sorted(self.fresh)) & ~key.is_in(sorted(self._flushed))
 
     def _summaries_add(self, source: str, params: list, *, rows: int, copy: bool = False) -> None:
-        self._direct = False  # cells written here are not tracked: later flushes upsert everything
         started = time.perf_counter()
         summaries_add(self._cursor, operation_id=self.operation_id, source=source, params=params, copy=copy)
         self.summed += rows
@@ -887,6 +895,8 @@ class CountWriter:
             )
             self._spent("summaries", started)
             summary.update(date_from=self.date_min, date_to=self.date_max, rows_summed=self.summed)
+            if self.cells_inserted or self.cells_upserted:
+                summary["summary_cells"] = {"inserted": self.cells_inserted, "added_to": self.cells_upserted}
             # The Parquet mirror for ad-hoc queries: these months are stale from now on (queries
             # use SQL) and are rewritten after the commit; a failure there never fails the import.
             from . import analytics
@@ -906,6 +916,18 @@ class CountWriter:
         self.seconds["write"] = round(time.perf_counter() - self.started - elsewhere, 2)
         summary["seconds"] = dict(self.seconds)
         return Counts(created=self.created, updated=self.updated, unchanged=self.unchanged, summary=summary)
+
+
+def _months_of(fmp_ids: Iterable[int], low, high) -> set[str]:
+    """The "fmp_id|YYYY-MM-01" keys of every month from ``low`` to ``high`` (dates or ISO text)."""
+    if low is None or high is None:
+        return set()
+    first, last = dt.date.fromisoformat(_iso(low)[:8] + "01"), dt.date.fromisoformat(_iso(high)[:8] + "01")
+    months = []
+    while first <= last:
+        months.append(first.isoformat())
+        first = (first + dt.timedelta(days=32)).replace(day=1)
+    return {f"{fmp}|{month}" for fmp in fmp_ids for month in months}
 
 
 def _point_months(daily) -> set[str]:

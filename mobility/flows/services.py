@@ -352,8 +352,10 @@ def frame_sums(frame, operation_id: int) -> list[tuple[str, list[str], object]]:
     return _frame_sums(frame, operation_id)
 
 
-def summaries_add_sums(cur, parts: list[list[tuple[str, list[str], object]]], *, new_cells=None) -> int:
-    """Add kept ``frame_sums`` to the summaries, each cell once; returns the rows written.
+def summaries_add_sums(
+    cur, parts: list[list[tuple[str, list[str], object]]], *, new_cells=None
+) -> tuple[int, int]:
+    """Add kept ``frame_sums`` to the summaries, each cell once; returns the rows (inserted, upserted).
 
     ``new_cells(table, sums)``, when given, returns a polars expression true for the rows of
     ``sums`` whose cell cannot be stored yet (the count writer knows: its FMPs held no counts and no
@@ -372,14 +374,16 @@ def summaries_add_sums(cur, parts: list[list[tuple[str, list[str], object]]], *,
             sums = sums.group_by(by).agg(pl.exclude(by).sum())
         # Every table's new cells are decided before any is written (the answers read the tables).
         tables.append((table, keys, sums, new_cells(table, sums) if new_cells else None))
-    written = 0
+    inserted = upserted = 0
     for table, keys, sums, new in tables:
         if new is not None:
-            _insert_new(cur, table, keys, sums.filter(new))
+            fresh = sums.filter(new)
+            _insert_new(cur, table, keys, fresh)
+            inserted += fresh.height
             sums = sums.filter(~new)
         _upsert(cur, table, keys, sums)
-        written += sums.height
-    return written
+        upserted += sums.height
+    return inserted, upserted
 
 
 def _frame_sums(frame, operation_id: int) -> list[tuple[str, list[str], object]]:
