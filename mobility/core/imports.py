@@ -182,11 +182,11 @@ def _sha256(path: Path) -> str:
 
 def upload_profile(
     *,
-    country: str = "",
-    edition: str = "",
+    country: str | None = "",
+    edition: str | None = "",
     valid_from=None,
     round: int | None = None,
-    source_profile: str = "",
+    source_profile: str | None = "",
 ) -> dict:
     """What an upload (the imports page or POST /api/v1/imports) tells its importer, empty values left out."""
     profile: dict[str, Any] = {}

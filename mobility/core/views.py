@@ -171,9 +171,8 @@ class ImportUploadForm(forms.Form):
         return data
 
     def profile(self) -> dict:
-        data = self.cleaned_data
         fields = ("country", "edition", "valid_from", "round", "source_profile")
-        return imports.upload_profile(**{key: data[key] for key in fields if data.get(key)})
+        return imports.upload_profile(**{key: self.cleaned_data.get(key) for key in fields})
 
 
 def _may_upload(user) -> bool:

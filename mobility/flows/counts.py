@@ -513,9 +513,9 @@ class CountWriter:
         self.summed = 0  # created rows added to the summaries
         self._sums: list = []  # frame_sums of inserted batches not written yet
         self._sums_rows = 0  # ... and the rows they sum
-        # Point-months whose summary cells a flush wrote ("fmp_id|YYYY-MM-01"): a later flush upserts
-        # there; elsewhere the cells of FMPs that held no count are new and inserted plainly. Off
-        # once summaries are added any other way (their cells are not tracked).
+        # Point-months whose summary cells are written ("fmp_id|YYYY-MM-01": by a flush, or by rows
+        # summed in SQL as they went in): a later flush upserts there; elsewhere the cells of FMPs
+        # that held no count are new and inserted plainly. Off once rows are staged (a re-import).
         self._flushed: set[str] = set()
         self._direct = True
         self.cells_inserted = self.cells_upserted = 0  # summary rows a flush wrote plainly / added to
